@@ -1,0 +1,128 @@
+"""Metrics (DESIGN §1) per world, region and nation, as one tidy table.
+
+The model's ``DataCollector`` holds, per month, developers per nation and model (column 0 =
+non-adopters), the same for critical sectors, and the vendors' state. :func:`tidy` turns them
+into the long table ``replicate, step, date, scope, scope_id, metric, key, value``.
+
+Shares are shares of *all* developers in the scope, weighted by developers, so in every scope
+and month ``adoption = Σ share_vendor = Σ share_license = Σ share_origin`` and
+``1 − adoption`` are the non-adopters:
+
+* ``adoption`` — share of developers whose community uses some model;
+* ``share_vendor`` (key vendor), ``share_license`` (key ``open``/``closed``, by the licence the
+  vendor has that month), ``share_origin`` (key origin nation);
+* ``influence`` (key origin) — number of nations of the scope where that origin's models are
+  used by more than half of the adopting developers;
+* ``critical_dependency`` — share of developers in critical sectors (government, health by
+  default) that use a model of a foreign origin;
+* ``hhi`` — Herfindahl–Hirschman index of vendor shares among adopters (0 with no adopter);
+* world only, key vendor: ``capability``, ``price`` (USD / M tokens), ``derivatives``,
+  ``revenue`` (USD / month), ``compute`` (effective), ``efficiency``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .months import month_dates
+
+COLUMNS = ["replicate", "step", "date", "scope", "scope_id", "metric", "key", "value"]
+SCOPE_METRICS = ("adoption", "share_vendor", "share_license", "share_origin", "influence",
+                 "critical_dependency", "hhi")
+VENDOR_METRICS = ("capability", "price", "derivatives", "revenue", "compute", "efficiency")
+METRICS = SCOPE_METRICS + VENDOR_METRICS
+
+
+def _scopes(index) -> tuple[list[str], list[str], np.ndarray]:
+    """Scope kinds, ids and the (n_scopes, N) aggregation matrix: world, regions, nations."""
+    N = len(index.nations)
+    R = len(index.regions)
+    agg = np.zeros((1 + R + N, N))
+    agg[0] = 1.0
+    agg[1 + index.nation_region, np.arange(N)] = 1.0
+    agg[1 + R + np.arange(N), np.arange(N)] = 1.0
+    kinds = ["world"] + ["region"] * R + ["nation"] * N
+    ids = ["world"] + list(index.regions) + list(index.nations)
+    return kinds, ids, agg
+
+
+def _block(values: np.ndarray, scope_rows: np.ndarray, metric: str, keys: list[str]) -> dict:
+    """values: (T, n_scopes_in_block, K) -> arrays for the tidy frame."""
+    T, Sb, K = values.shape
+    return {
+        "step": np.repeat(np.arange(1, T + 1), Sb * K),
+        "scope_row": np.tile(np.repeat(scope_rows, K), T),
+        "metric": np.full(T * Sb * K, metric, dtype=object),
+        "key": np.tile(np.array(keys, dtype=object), T * Sb),
+        "value": values.reshape(-1),
+    }
+
+
+def compute_blocks(model) -> list[dict]:
+    """All metric arrays of one finished run."""
+    idx = model.index
+    mv = model.datacollector.model_vars
+    devs = np.stack(mv["developers"])  # (T, N, V+1)
+    crit = np.stack(mv["critical"])
+    vend = mv["vendors"]
+    is_open = np.stack([s["open"] for s in vend])  # (T, V)
+    T, N, V1 = devs.shape
+    V = V1 - 1
+    kinds, ids, agg = _scopes(idx)
+    all_rows = np.arange(len(ids))
+    scope_devs = np.einsum("sn,tnv->tsv", agg, devs)  # (T, S, V+1)
+    total = scope_devs.sum(axis=2, keepdims=True)
+    total = np.where(total > 0, total, 1.0)
+    shares = scope_devs[:, :, 1:] / total  # (T, S, V)
+    adoption = 1.0 - scope_devs[:, :, :1] / total
+    blocks = [_block(adoption, all_rows, "adoption", [""]),
+              _block(shares, all_rows, "share_vendor", list(idx.vendors))]
+    lic = np.stack([(shares * is_open[:, None, :]).sum(2), (shares * ~is_open[:, None, :]).sum(2)], axis=2)
+    blocks.append(_block(lic, all_rows, "share_license", ["open", "closed"]))
+    origins = sorted(set(idx.vendor_origin.tolist()))
+    origin_onehot = (idx.vendor_origin[:, None] == np.array(origins)[None, :]).astype(np.float64)  # (V, O)
+    okeys = [idx.nations[o] for o in origins]
+    blocks.append(_block(shares @ origin_onehot, all_rows, "share_origin", okeys))
+    # influence: nations where an origin holds a majority of adopters
+    nat_origin = devs[:, :, 1:] @ origin_onehot  # (T, N, O)
+    adopters = nat_origin.sum(axis=2, keepdims=True)
+    majority = (nat_origin > 0.5 * adopters) & (adopters > 0)
+    blocks.append(_block(np.einsum("sn,tno->tso", agg, majority.astype(np.float64)), all_rows, "influence", okeys))
+    # critical dependency: critical developers on a foreign origin
+    foreign = (idx.vendor_origin[None, :] != np.arange(N)[:, None]).astype(np.float64)  # (N, V)
+    crit_foreign = (crit[:, :, 1:] * foreign[None]).sum(axis=2)  # (T, N)
+    crit_total = crit.sum(axis=2)
+    num = crit_foreign @ agg.T
+    den = crit_total @ agg.T
+    dep = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    blocks.append(_block(dep[:, :, None], all_rows, "critical_dependency", [""]))
+    ad = scope_devs[:, :, 1:].sum(axis=2, keepdims=True)
+    hhi = np.divide(scope_devs[:, :, 1:], ad, out=np.zeros_like(scope_devs[:, :, 1:]), where=ad > 0)
+    blocks.append(_block((hhi ** 2).sum(axis=2, keepdims=True), all_rows, "hhi", [""]))
+    for m in VENDOR_METRICS:
+        arr = np.stack([s[m] for s in vend]).astype(np.float64)[:, None, :]  # (T, 1, V)
+        blocks.append(_block(arr, np.array([0]), m, list(idx.vendors)))
+    for b in blocks:
+        b["scope_kind"] = np.array(kinds, dtype=object)[b["scope_row"]]
+        b["scope_id"] = np.array(ids, dtype=object)[b["scope_row"]]
+    return blocks
+
+
+def tidy(model, replicate: int = 0, metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """The tidy table of one finished run (optionally only some metrics)."""
+    blocks = [b for b in compute_blocks(model) if metrics is None or b["metric"][0] in metrics]
+    cat = lambda k: np.concatenate([b[k] for b in blocks])  # noqa: E731
+    step = cat("step")
+    dates = month_dates(model.month0, model.scenario.meta.months)
+    df = pd.DataFrame({
+        "replicate": np.full(step.size, replicate, dtype=np.int32),
+        "step": step.astype(np.int32),
+        "date": dates[step - 1],
+        "scope": pd.Categorical(cat("scope_kind"), categories=["world", "region", "nation"]),
+        "scope_id": pd.Categorical(cat("scope_id")),
+        "metric": pd.Categorical(cat("metric"), categories=list(METRICS)),
+        "key": pd.Categorical(cat("key")),
+        "value": cat("value").astype(np.float64),
+    })
+    return df[COLUMNS]

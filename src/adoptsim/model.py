@@ -1,0 +1,173 @@
+"""AdoptionModel: build the world from a scenario and step it month by month.
+
+Step order (DESIGN §1), month ``t`` (0-based; its date is ``meta.start + t`` months):
+
+1. **policies** — a fresh :class:`~adoptsim.state.WorldState` is made from the scenario's base
+   values and every policy in force acts on it;
+2. **nations** — self-hosting cost and availability (vendors not yet released are masked);
+3. **vendors** — licences, capability, efficiency, price and derivatives advance, using last
+   month's shares;
+4. **communities** — first adoption, revision and logit choice (one vectorised kernel);
+5. **metrics** — Mesa's ``DataCollector`` stores the month's developer counts per nation and
+   model, and the vendors' state.
+
+Randomness (DESIGN §4): a run is driven by one ``numpy.random.SeedSequence``; each subsystem
+draws from its own named child stream (:data:`STREAMS`), and each month draws a fixed number of
+uniforms per stream, so variants of a scenario share random numbers where their rules agree.
+Replicate ``r`` of seed ``s`` uses ``SeedSequence(s, spawn_key=(r,))``, identical to
+``SeedSequence(s).spawn(n)[r]`` for every n: results never depend on how many replicates or
+workers there are, nor on their order.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import mesa
+import numpy as np
+
+from . import choice
+from .agents import Community, CommunityPopulation, Communities, Nation, Vendor, VendorPopulation
+from .network import build_network
+from .scenario import Scenario
+from .state import WorldIndex, WorldState
+
+STREAMS = ("network", "init", "adoption", "revision", "choice", "policies", "vendors", "mesa")
+
+
+def replicate_seed(seed: int, replicate: int) -> np.random.SeedSequence:
+    """The SeedSequence of one replicate: child ``replicate`` of ``SeedSequence(seed)``."""
+    return np.random.SeedSequence(seed, spawn_key=(replicate,))
+
+
+def named_streams(seq: np.random.SeedSequence) -> dict[str, np.random.Generator]:
+    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, seq.spawn(len(STREAMS)))}
+
+
+class AdoptionModel(mesa.Model):
+    """The adoption model of one scenario and one random seed sequence."""
+
+    def __init__(self, scenario: Scenario, seed: np.random.SeedSequence | int | None = None,
+                 create_community_agents: bool = True):
+        if not isinstance(seed, np.random.SeedSequence):
+            seed = replicate_seed(scenario.meta.seed if seed is None else int(seed), 0)
+        self.streams = named_streams(seed)
+        super().__init__(rng=self.streams["mesa"])
+        self.scenario = scenario
+        sc = scenario
+        self.index = WorldIndex.build(
+            [n.id for n in sc.nations], [v.id for v in sc.vendors], list(sc.sectors),
+            [n.region for n in sc.nations], [v.origin for v in sc.vendors])
+        idx = self.index
+        N, V, S = len(idx.nations), len(idx.vendors), len(idx.sectors)
+        self.month0 = sc.start_month
+        self.t = 0
+
+        # nations: base arrays
+        nf = lambda name: np.array([getattr(n, name) for n in sc.nations], dtype=np.float64)  # noqa: E731
+        self.optimism = nf("optimism")
+        self.sovereignty = nf("sovereignty")
+        self.gdp = nf("gdp_per_capita")
+        self.nation_compute = nf("compute")
+        trust = np.full((N, N), 0.5)
+        infra = np.zeros((N, N))
+        for i, n in enumerate(sc.nations):
+            for o, val in n.trust.items():
+                trust[i, idx.nation_pos[o]] = val
+            for o, val in n.infrastructure.items():
+                infra[i, idx.nation_pos[o]] = val
+        self.base = WorldState(
+            chip_access=nf("chip_access"), compute_mult=np.ones(N), trust=trust, infrastructure=infra,
+            education=np.ones(N), price_mult=np.ones((N, V)), open_price_mult=np.ones((N, V)),
+            available=np.ones((N, S, V), dtype=bool), open_release=np.zeros(V, dtype=bool),
+            close_release=np.zeros(V, dtype=bool), derivative_mult=np.ones(V))
+        self.policies = sorted(sc.policies, key=lambda p: (p.start_month, p.name))
+
+        # agents
+        self.nation_agents = Nation.create_agents(self, N, list(range(N)), list(sc.nations))
+        self.vendor_agents = Vendor.create_agents(self, V, list(range(V)), list(sc.vendors))
+        self.vendors = VendorPopulation(sc, idx)
+        layout = Communities.layout(sc, idx)
+        net = sc.network
+        W = build_network(net.kind, layout.nation, idx.nation_region[layout.nation], layout.size,
+                          degree=net.degree, cross_border=net.cross_border, same_region=net.same_region,
+                          rewire=net.rewire, rng=self.streams["network"])
+        self.communities = CommunityPopulation(layout, W, V, sc, idx)
+        if create_community_agents:
+            self.community_agents = Community.create_agents(self, self.communities.n, np.arange(self.communities.n))
+
+        self.datacollector = mesa.DataCollector(model_reporters={
+            "developers": lambda m: m.communities.developers_by(N),
+            "critical": lambda m: m.communities.developers_by(N, m.communities.layout.critical),
+            "vendors": lambda m: m.vendor_snapshot(),
+        })
+        # month 0's world, then the communities that have adopted before the simulation starts
+        self.world = self._policy_state(self.month0)
+        self.vendors.update_licence(self.world, self.month0)
+        self._prepare_choice_inputs()
+        self.communities.initialise(self.base_utility, self.available, self.streams["init"], self.streams["choice"])
+
+    # ---- phases ------------------------------------------------------------------------
+    def _policy_state(self, month: int) -> WorldState:
+        state = self.base.copy()
+        for p in self.policies:
+            elapsed = p.elapsed(month)
+            if elapsed is not None:
+                p.apply(state, self.index, elapsed)
+        return state
+
+    def _prepare_choice_inputs(self) -> None:
+        """Nations' phase: self-hosting cost, effective prices, availability and base utility."""
+        w, v, d = self.world, self.vendors, self.scenario.dynamics
+        compute = self.nation_compute * w.compute_mult
+        self.self_host = choice.self_hosting_cost(d.self_host_cost, d.self_host_penalty, w.chip_access,
+                                                  compute, d.self_host_compute_half)
+        self.eff_price, self.uses_hosted = choice.effective_price(
+            v.price, v.is_open, w.price_mult, w.open_price_mult, self.self_host)
+        self.available = w.available & v.on_market[None, None, :]
+        self.base_utility = choice.group_utility(
+            self.communities.weights, capability=v.capability, eff_price=self.eff_price, gdp=self.gdp,
+            trust=w.trust, sovereignty=self.sovereignty, is_open=v.is_open.astype(np.float64),
+            infrastructure=w.infrastructure, derivatives=v.derivatives, origin=self.index.vendor_origin)
+
+    def vendor_snapshot(self) -> dict[str, np.ndarray]:
+        devs = self.communities.developers_by(len(self.index.nations))[:, 1:]
+        tokens = self.scenario.dynamics.tokens_per_developer
+        hosted_price = np.where(self.uses_hosted, self.eff_price, 0.0)
+        v = self.vendors
+        return {
+            "capability": v.capability.copy(), "price": v.price.copy(), "derivatives": v.derivatives.copy(),
+            "compute": v.effective_compute.copy(), "efficiency": v.efficiency.copy(),
+            "revenue": tokens * (devs * hosted_price).sum(axis=0), "open": v.is_open.copy(),
+        }
+
+    def step(self) -> None:
+        month = self.month0 + self.t
+        c = self.communities
+        devs_on = c.developers_by(len(self.index.nations))[:, 1:].sum(axis=0)
+        adopters = devs_on.sum()
+        share = devs_on / adopters if adopters > 0 else np.zeros_like(devs_on)
+        # 1. policies
+        self.world = self._policy_state(month)
+        # 2-3. vendors (with last month's shares), then the nations' view of the market
+        self.vendors.update_licence(self.world, month)
+        if self.t > 0:
+            self.vendors.step(self.world, self.t, share, devs_on)
+        self._prepare_choice_inputs()
+        # 4. communities: a fixed number of draws per stream and month
+        n = c.n
+        u_adopt = self.streams["adoption"].random(n)
+        u_revise = self.streams["revision"].random(n)
+        u_choice = self.streams["choice"].random(n)
+        c.step(self.base_utility, self.available, self.optimism, self.world.education,
+               u_adopt, u_revise, u_choice)
+        # 5. metrics
+        self.datacollector.collect(self)
+        self.t += 1
+
+    def run(self, progress: Callable[[int], None] | None = None) -> "AdoptionModel":
+        for _ in range(self.scenario.meta.months):
+            self.step()
+            if progress is not None:
+                progress(1)
+        return self

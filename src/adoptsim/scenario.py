@@ -1,0 +1,468 @@
+"""Scenario files: schema (pydantic), TOML loading, ``extends``, clear errors, resolved dump.
+
+A scenario is a TOML file (see DESIGN §2 and the README). Loading it:
+
+1. reads the file (missing, empty, binary and malformed files are reported with the line);
+2. resolves ``extends`` (a path relative to the file): the parent is loaded first, tables are
+   merged key by key, and ``[[nations]]``/``[[vendors]]``/``[[policies]]`` are merged by
+   ``id``/``id``/``name`` (an entry with ``remove = true`` deletes the inherited one);
+   cycles are detected;
+3. validates every field strictly (unknown keys are errors, with a did-you-mean), then every
+   reference (origins, trust keys, policy issuers, targets, vendors, sectors) and every range.
+
+All problems are collected and raised together as one :class:`~adoptsim.errors.InputError`,
+each rendered ``file: path.to.field: message``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InputError, Problem
+from .months import format_month, parse_month
+from .policies import REGISTRY, Policy
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+NonNeg = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]*$", max_length=64)]
+
+WEIGHTS = ("capability", "cost", "trust", "sovereignty", "infrastructure", "ecosystem", "peer", "inertia")
+CRITICAL_SECTORS = ("government", "health")
+MERGE_KEYS = {"nations": "id", "vendors": "id", "policies": "name"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Meta(_Strict):
+    name: str = "unnamed"
+    description: str = ""
+    start: str = "2025-01"
+    months: Annotated[int, Field(ge=1, le=1200)] = 72
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 7
+
+    @field_validator("start")
+    @classmethod
+    def _month(cls, v):
+        parse_month(v)
+        return v
+
+
+class Adoption(_Strict):
+    """Bass first adoption and revision."""
+
+    p: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.01  # innovation, per month
+    q: Annotated[float, Field(ge=0.0, le=10.0, allow_inf_nan=False)] = 0.3  # imitation, per month
+    revision_rate: Unit = 0.05  # probability an adopter reconsiders in a month
+    initial: Unit = 0.0  # share of communities already adopted at the start
+
+
+class Choice(_Strict):
+    """Weights of the logit utility (DESIGN §1) and its temperature."""
+
+    temperature: Annotated[float, Field(gt=0.0, le=1000.0, allow_inf_nan=False)] = 1.0
+    capability: Finite = 0.1
+    cost: Finite = 0.5
+    trust: Finite = 1.0
+    sovereignty: Finite = 0.5
+    infrastructure: Finite = 0.5
+    ecosystem: Finite = 0.1
+    peer: Finite = 1.0
+    inertia: Finite = 1.0
+
+
+class Network(_Strict):
+    kind: Literal["complete", "regional", "small_world"] = "regional"
+    degree: Annotated[int, Field(ge=1, le=1000)] = 8
+    cross_border: Unit = 0.1  # regional: share of ties outside the own nation
+    same_region: Unit = 0.5  # regional: of those, the share that stays in the own region
+    rewire: Unit = 0.1  # small_world: Watts-Strogatz rewiring probability
+
+
+class Communities(_Strict):
+    per_nation: Annotated[int, Field(ge=1, le=1_000_000)] = 20
+
+
+class Sector(_Strict):
+    """A sector: its share of each nation's developers and multipliers of the [choice] weights."""
+
+    share: Unit
+    critical: bool | None = None  # counted in critical_dependency; default: government, health
+    capability: NonNeg = 1.0
+    cost: NonNeg = 1.0
+    trust: NonNeg = 1.0
+    sovereignty: NonNeg = 1.0
+    infrastructure: NonNeg = 1.0
+    ecosystem: NonNeg = 1.0
+    peer: NonNeg = 1.0
+    inertia: NonNeg = 1.0
+
+
+class Dynamics(_Strict):
+    """World parameters of vendor dynamics and self-hosting (see docs/model.md)."""
+
+    frontier_gap: NonNeg = 10.0  # frontier at start = best initial capability + gap
+    frontier_growth: NonNeg = 10.0  # capability points per year the frontier moves
+    compute_growth: NonNeg = 0.0  # vendors' compute grows (1 + g) per year
+    compute_half: Positive = 1.0  # effective compute giving half the maximum progress rate
+    efficiency_growth: NonNeg = 0.2  # per-year log growth of algorithmic efficiency
+    train_smarter: NonNeg = 0.5  # extra efficiency growth per year at zero chip access
+    price_share_response: Finite = 0.0  # per-year log price response to share above average
+    derivative_rate: NonNeg = 1.0  # derivatives per 1,000 adopting developer-months (open)
+    self_host_cost: Positive = 2.0  # USD / M tokens to self-host with full compute access
+    self_host_penalty: NonNeg = 2.0  # log cost penalty at zero compute access
+    self_host_compute_half: Positive = 1.0  # nation compute giving half compute access
+    tokens_per_developer: NonNeg = 1.0  # M tokens per developer per month (revenue)
+    switch_after: Annotated[int, Field(ge=0, le=1200)] = 12  # months before strategy switches
+
+
+class Nation(_Strict):
+    id: Ident
+    name: str = ""
+    region: str = "World"
+    developers: Positive
+    gdp_per_capita: Positive = 10_000.0
+    compute: NonNeg = 0.0
+    chip_access: Unit = 1.0
+    optimism: Unit = 0.5
+    sovereignty: Unit = 0.0
+    trust: dict[str, Unit] = Field(default_factory=dict)  # per origin; missing origins: 0.5
+    infrastructure: dict[str, Unit] = Field(default_factory=dict)  # per origin; missing: 0
+
+
+class Vendor(_Strict):
+    id: Ident
+    name: str = ""
+    origin: str
+    license: Literal["open", "closed"]
+    capability: NonNeg
+    price: Positive
+    compute: NonNeg = 1.0
+    efficiency: Positive = 1.0
+    capability_growth: NonNeg = 0.0
+    price_decline: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = 0.0
+    derivatives: NonNeg = 0.0
+    available_from: str | None = None
+    open_below_share: Unit | None = None  # closed vendor opens its weights below this share
+    close_above_share: Unit | None = None  # open vendor closes its weights above this share
+
+    @field_validator("available_from")
+    @classmethod
+    def _month(cls, v):
+        if v is not None:
+            parse_month(v)
+        return v
+
+
+class Scenario(_Strict):
+    meta: Meta = Field(default_factory=Meta)
+    adoption: Adoption = Field(default_factory=Adoption)
+    choice: Choice = Field(default_factory=Choice)
+    network: Network = Field(default_factory=Network)
+    communities: Communities = Field(default_factory=Communities)
+    dynamics: Dynamics = Field(default_factory=Dynamics)
+    sectors: dict[Ident, Sector] = Field(default_factory=lambda: {"general": Sector(share=1.0)})
+    nations: list[Nation] = Field(min_length=1)
+    vendors: list[Vendor] = Field(min_length=1)
+    policies: list[Any] = Field(default_factory=list)  # validated against the registry
+
+    # ---- convenience -------------------------------------------------------------------
+    @property
+    def start_month(self) -> int:
+        return parse_month(self.meta.start)
+
+    @property
+    def end_month(self) -> int:
+        """Last simulated month (inclusive)."""
+        return self.start_month + self.meta.months - 1
+
+    def sector_is_critical(self, name: str) -> bool:
+        s = self.sectors[name]
+        return s.critical if s.critical is not None else name in CRITICAL_SECTORS
+
+    def to_dict(self) -> dict:
+        """The resolved scenario as plain data (defaults filled, ``extends`` applied)."""
+        d = self.model_dump(mode="python", exclude_none=True)
+        d["policies"] = [p.model_dump(mode="python", exclude_none=True) for p in self.policies]
+        return d
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    def digest(self) -> str:
+        """SHA-256 of the resolved scenario: identical scenarios have identical digests."""
+        return hashlib.sha256(self.to_toml().encode()).hexdigest()
+
+
+# ---- reading files ----------------------------------------------------------------------
+
+def read_toml(path: Path, display: str | None = None) -> dict:
+    """Read one TOML file, turning every failure into an :class:`InputError` naming the file."""
+    name = display or str(path)
+    if not path.exists():
+        raise InputError([Problem(name, "", "file not found")])
+    if path.is_dir():
+        raise InputError([Problem(name, "", "is a directory, expected a TOML file")])
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError([Problem(name, "", f"cannot read file: {exc.strerror}")]) from None
+    if not raw.strip():
+        raise InputError([Problem(name, "", "file is empty, expected a TOML document")])
+    if b"\x00" in raw:
+        raise InputError([Problem(name, "", "binary file, expected a UTF-8 TOML document")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError([Problem(name, "", f"not UTF-8 text (byte {exc.start}), expected a TOML document")]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError([Problem(name, "", f"malformed TOML: {exc}")]) from None
+
+
+def _merge_lists(parent: list, child: list, key: str) -> list:
+    out = [dict(e) if isinstance(e, dict) else e for e in parent]
+    pos = {e.get(key): i for i, e in enumerate(out) if isinstance(e, dict) and key in e}
+    for entry in child:
+        if isinstance(entry, dict) and entry.get(key) in pos:
+            i = pos[entry[key]]
+            if entry.get("remove") is True:
+                out[i] = None
+            else:
+                out[i] = deep_merge(out[i], entry)
+        elif isinstance(entry, dict) and entry.get("remove") is True:
+            continue
+        else:
+            out.append(entry)
+    return [e for e in out if e is not None]
+
+
+def deep_merge(parent: dict, child: dict) -> dict:
+    """Merge ``child`` over ``parent``: tables key by key, nations/vendors/policies by id/name."""
+    out = dict(parent)
+    for k, v in child.items():
+        if k in MERGE_KEYS and isinstance(v, list) and isinstance(out.get(k), list):
+            out[k] = _merge_lists(out[k], v, MERGE_KEYS[k])
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_raw(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict:
+    """Read a scenario file with its ``extends`` chain merged, as plain data (not validated)."""
+    path = Path(path)
+    display = str(path)
+    data = read_toml(path, display)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent.strip():
+        raise InputError([Problem(display, "extends", f"expected a relative path string, got {parent!r}")])
+    target = (path.parent / parent)
+    key = target.resolve()
+    chain = _stack + (path.resolve(),)
+    if key in chain:
+        cycle = " -> ".join(p.name for p in chain + (key,))
+        raise InputError([Problem(display, "extends", f"extends cycle: {cycle}")])
+    if not target.exists():
+        raise InputError([Problem(display, "extends", f"file not found: {parent!r} (looked for {target})")])
+    return deep_merge(load_raw(target, chain), data)
+
+
+# ---- validation --------------------------------------------------------------------------
+
+def _label(raw: Any, loc: tuple) -> str:
+    """Render a pydantic location with ids instead of list positions: nations.BR.optimism."""
+    parts: list[str] = []
+    node = raw
+    for item in loc:
+        if isinstance(item, int) and isinstance(node, list):
+            entry = node[item] if item < len(node) else None
+            ident = None
+            if isinstance(entry, dict):
+                ident = entry.get("id", entry.get("name"))
+            parts.append(str(ident) if isinstance(ident, str) and ident else f"[{item}]")
+            node = entry
+        else:
+            parts.append(str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts).replace(".[", "[")
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the model that holds the key at ``loc`` (for did-you-mean)."""
+    node: Any = model
+    for item in loc[:-1]:
+        if isinstance(item, int) or node is None:
+            continue
+        fields = getattr(node, "model_fields", None)
+        if fields is None:
+            # a dict of sub-models (sectors)
+            node = Sector if node is dict else None
+            continue
+        f = fields.get(item)
+        if f is None:
+            node = Sector if item in ("sectors",) else None
+            continue
+        ann = f.annotation
+        args = getattr(ann, "__args__", ())
+        nxt = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if nxt is None and args:
+            nxt = next((a for a in getattr(args[-1], "__args__", (args[-1],))
+                        if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        node = nxt if nxt is not None else (dict if item == "sectors" else None)
+    if node is dict:
+        node = Sector
+    fields = getattr(node, "model_fields", None) or {}
+    return list(fields)
+
+
+def _message(err: dict, allowed: list[str]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(err["loc"][-1])
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else (
+            f"; expected one of: {', '.join(allowed)}" if allowed else "")
+        return f"unknown key {key!r}{hint}"
+    if kind == "missing":
+        return "required field is missing"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    got = err.get("input")
+    if kind not in ("model_type",) and not isinstance(got, (dict, list)) and repr(got) not in msg:
+        msg += f" (got {got!r})"
+    return msg
+
+
+def _problems_from(exc: ValidationError, file: str, raw: Any, model: type[BaseModel],
+                   prefix: tuple = ()) -> list[Problem]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        label = _label(raw, loc)
+        out.append(Problem(file, ".".join(str(p) for p in prefix + (label,)) if prefix else label,
+                           _message(err, _allowed_keys(model, loc))))
+    return out
+
+
+def _validate_policy(entry: Any, i: int, file: str) -> tuple[Policy | None, list[Problem]]:
+    name = entry.get("name") if isinstance(entry, dict) else None
+    label = f"policies.{name}" if isinstance(name, str) and name else f"policies[{i}]"
+    if not isinstance(entry, dict):
+        return None, [Problem(file, label, "expected a [[policies]] table")]
+    kind = entry.get("type")
+    if kind not in REGISTRY:
+        known = sorted(REGISTRY)
+        close = difflib.get_close_matches(str(kind), known, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(known)}"
+        what = "missing policy 'type'" if kind is None else f"unknown policy type {kind!r}"
+        return None, [Problem(file, f"{label}.type", what + hint)]
+    cls = REGISTRY[kind]
+    try:
+        return cls.model_validate(entry), []
+    except ValidationError as exc:
+        probs = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            field = ".".join(str(p) for p in loc)
+            probs.append(Problem(file, f"{label}.{field}" if field else label,
+                                 _message(err, list(cls.model_fields))))
+        return None, probs
+
+
+def _check_references(s: Scenario, file: str) -> list[Problem]:
+    probs: list[Problem] = []
+
+    def dupes(items, what):
+        seen = set()
+        for x in items:
+            if x in seen:
+                probs.append(Problem(file, what, f"duplicate id {x!r}"))
+            seen.add(x)
+
+    dupes([n.id for n in s.nations], "nations")
+    dupes([v.id for v in s.vendors], "vendors")
+    dupes([p.name for p in s.policies], "policies")
+    nations = {n.id for n in s.nations}
+    vendors = {v.id for v in s.vendors}
+    sectors = set(s.sectors)
+
+    def unknown(where, kind, ident):
+        pool = {"nation": nations, "vendor": vendors, "sector": sectors}[kind]
+        close = difflib.get_close_matches(str(ident), sorted(pool), n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        probs.append(Problem(file, where, f"unknown {kind} {ident!r}{hint}"))
+
+    for v in s.vendors:
+        if v.origin not in nations:
+            unknown(f"vendors.{v.id}.origin", "nation", v.origin)
+    for n in s.nations:
+        for table in ("trust", "infrastructure"):
+            for origin in getattr(n, table):
+                if origin not in nations:
+                    unknown(f"nations.{n.id}.{table}.{origin}", "nation", origin)
+    total = sum(sec.share for sec in s.sectors.values())
+    if abs(total - 1.0) > 1e-6:
+        probs.append(Problem(file, "sectors", f"sector shares must sum to 1, they sum to {total:.6g}"))
+    if not s.sectors:
+        probs.append(Problem(file, "sectors", "at least one sector is needed"))
+    first, last = s.start_month, s.end_month
+    for p in s.policies:
+        if not first <= p.start_month <= last:
+            probs.append(Problem(file, f"policies.{p.name}.start",
+                                 f"{p.start} is outside the horizon {format_month(first)}..{format_month(last)}"))
+        for where, kind, ident in p.references():
+            pool = {"nation": nations, "vendor": vendors, "sector": sectors}[kind]
+            if ident not in pool:
+                unknown(f"policies.{p.name}.{where}", kind, ident)
+    return probs
+
+
+def parse_scenario(raw: dict, file: str = "<scenario>") -> Scenario:
+    """Validate merged scenario data; raise one InputError listing every problem."""
+    if not isinstance(raw, dict):
+        raise InputError([Problem(file, "", "expected a TOML document")])
+    raw = dict(raw)
+    raw.pop("extends", None)
+    policies_raw = raw.pop("policies", [])
+    problems: list[Problem] = []
+    scenario = None
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        problems += _problems_from(exc, file, raw, Scenario)
+    policies = []
+    if not isinstance(policies_raw, list):
+        problems.append(Problem(file, "policies", "expected an array of [[policies]] tables"))
+        policies_raw = []
+    for i, entry in enumerate(policies_raw):
+        pol, probs = _validate_policy(entry, i, file)
+        problems += probs
+        if pol is not None:
+            policies.append(pol)
+    if scenario is not None and not problems:
+        scenario = scenario.model_copy(update={"policies": policies})
+        problems += _check_references(scenario, file)
+    if problems:
+        raise InputError(problems)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load, merge (``extends``) and validate a scenario file."""
+    return parse_scenario(load_raw(path), str(path))
