@@ -21,7 +21,10 @@ workers there are, nor on their order.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 import mesa
 import numpy as np
@@ -171,3 +174,28 @@ class AdoptionModel(mesa.Model):
             if progress is not None:
                 progress(1)
         return self
+
+
+def simulate(scenario: Scenario, seed: int | None = None, replicates: int = 1,
+             metrics: tuple[str, ...] | None = None,
+             progress: Callable[[int], None] | None = None,
+             create_community_agents: bool = True) -> "pd.DataFrame":
+    """Run ``replicates`` replicates of a scenario; return the tidy table of all of them.
+
+    Replicate r uses :func:`replicate_seed` (seed, r): the same scenario and seed give
+    bit-identical numbers, whatever else runs.
+    """
+    import pandas as pd
+
+    from .metrics import tidy
+
+    seed = scenario.meta.seed if seed is None else int(seed)
+    frames = []
+    for r in range(replicates):
+        model = AdoptionModel(scenario, replicate_seed(seed, r), create_community_agents=create_community_agents)
+        model.run(progress)
+        frames.append(tidy(model, replicate=r, metrics=metrics))
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("scope", "scope_id", "metric", "key"):
+        out[col] = out[col].astype("category")
+    return out

@@ -1,0 +1,192 @@
+"""Command line: argument parsing and dispatch only.
+
+Exit codes: 0 success, 2 bad input (every message names the file and field), 1 internal error,
+130 interrupted. No command prints a traceback unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+from . import __version__
+from .errors import AdoptsimError, InputError
+
+
+def _bundled_roots() -> list[Path]:
+    """Folders that hold the bundled scenarios/ and experiments/ (installed wheel or checkout)."""
+    here = Path(__file__).resolve().parent
+    return [p for p in (here / "bundled", here.parent.parent) if (p / "scenarios").is_dir()]
+
+
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="month", disable=not sys.stderr.isatty(), leave=False)
+
+
+# ---- commands ----------------------------------------------------------------------------
+
+def cmd_run(args) -> int:
+    from .model import simulate
+    from .plotting import draw_run_plots
+    from .results import manifest, prepare_out_dir, publish_dir, write_run
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    if args.replicates < 1:
+        raise AdoptsimError(f"--replicates: expected a whole number >= 1, got {args.replicates}")
+    if args.seed is not None and args.seed < 0:
+        raise AdoptsimError(f"--seed: expected a whole number >= 0, got {args.seed}")
+    seed = scenario.meta.seed if args.seed is None else args.seed
+    out = prepare_out_dir(args.out, Path("results") / Path(args.scenario).stem, args.overwrite)
+    t0 = time.perf_counter()
+    with _progress(scenario.meta.months * args.replicates, scenario.meta.name) as bar:
+        frame = simulate(scenario, seed=seed, replicates=args.replicates, progress=bar.update)
+    meta = manifest(scenario, args.scenario, seed, args.replicates, args.format, time.perf_counter() - t0)
+
+    def build(tmp: Path) -> None:
+        write_run(tmp, frame, scenario, meta, args.format)
+        if not args.no_plots:
+            draw_run_plots(frame, meta, tmp / "plots")
+
+    publish_dir(build, out)
+    print(f"{scenario.meta.name}: {args.replicates} replicate(s) x {scenario.meta.months} months "
+          f"in {meta['elapsed_seconds']:.2f} s -> {out}")
+    return 0
+
+
+def _is_experiment(raw: dict) -> bool:
+    return "scenario" in raw and ("factors" in raw or "design" in raw or "replicates" in raw)
+
+
+def cmd_validate(args) -> int:
+    from .scenario import load_raw, parse_scenario, read_toml
+
+    bad = 0
+    for f in args.files:
+        try:
+            head = read_toml(Path(f), f)
+            if _is_experiment(head):
+                try:
+                    from .sweep import load_experiment
+                except ImportError:  # pragma: no cover - sweep module not present
+                    raise AdoptsimError(f"{f}: experiment files are not supported by this version") from None
+                load_experiment(f)
+            else:
+                parse_scenario(load_raw(f), f)
+            print(f"{f}: OK")
+        except AdoptsimError as exc:
+            bad += 1
+            print(str(exc))
+    return 2 if bad else 0
+
+
+def cmd_plot(args) -> int:
+    from .plotting import adoption_figure, metric_figure
+    from .results import load_results
+    from .metrics import METRICS
+
+    res = load_results(args.results)
+    folder = Path(args.results) / "plots"
+    if args.metric is None:
+        paths = [adoption_figure(res.frame, res.manifest, folder / "adoption.png")]
+    else:
+        if args.metric not in METRICS:
+            raise AdoptsimError(f"--metric: unknown metric {args.metric!r}; expected one of: {', '.join(METRICS)}")
+        known = set(map(str, res.frame.loc[res.frame["scope"] == args.by, "scope_id"].unique()))
+        for s in args.scope or []:
+            if s not in known:
+                raise AdoptsimError(f"--scope: no {args.by} {s!r} in {args.results}; "
+                                    f"known: {', '.join(sorted(known))}")
+        name = f"{args.metric}_{args.by}" + ("_" + "_".join(args.scope) if args.scope else "")
+        paths = [metric_figure(res.frame, res.manifest, folder / f"{name}.png", args.metric, args.by, args.scope)]
+    for p in paths:
+        print(p)
+    return 0
+
+
+def cmd_list(args) -> int:
+    roots = _bundled_roots()
+    if not roots:
+        print("no bundled scenarios found")
+        return 0
+    root = roots[0]
+    for kind in ("scenarios", "experiments"):
+        files = sorted((root / kind).rglob("*.toml"))
+        print(f"{kind} ({root / kind}):")
+        if not files:
+            print("  (none)")
+        for f in files:
+            try:
+                raw = tomllib.loads(f.read_text())
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+                raw = {}
+            desc = raw.get("description") or raw.get("meta", {}).get("description", "")
+            first = desc.strip().splitlines()[0] if desc.strip() else ""
+            print(f"  {str(f.relative_to(root / kind)):<40} {first}")
+    return 0
+
+
+# ---- parser ------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="adoptsim", description="Agent-based simulator of AI model adoption.")
+    p.add_argument("--version", action="version", version=f"adoptsim {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a scenario and write a results folder")
+    r.add_argument("scenario", help="scenario TOML file")
+    r.add_argument("--seed", type=int, default=None, help="random seed (default: [meta] seed)")
+    r.add_argument("--replicates", type=int, default=10, help="replicates (default 10)")
+    r.add_argument("--out", type=Path, default=None, help="results folder (default results/<scenario>)")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    r.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
+    r.add_argument("--no-plots", action="store_true", help="do not draw figures")
+    r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser("validate", help="check scenario and experiment files")
+    v.add_argument("files", nargs="+", help="TOML files")
+    v.set_defaults(func=cmd_validate)
+
+    pl = sub.add_parser("plot", help="redraw figures from a results folder")
+    pl.add_argument("results", help="results folder")
+    pl.add_argument("--metric", default=None, help="metric to draw (default: the adoption figure)")
+    pl.add_argument("--by", choices=["world", "region", "nation"], default="world", help="scope level")
+    pl.add_argument("--scope", nargs="+", default=None, help="only these region or nation ids")
+    pl.set_defaults(func=cmd_plot)
+
+    ls = sub.add_parser("list", help="list bundled scenarios and experiments")
+    ls.set_defaults(func=cmd_list)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        for prob in exc.problems:
+            print(f"error: {prob}", file=sys.stderr)
+        return exc.exit_code
+    except AdoptsimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal error: one line, unless --debug
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details; please report it)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
