@@ -114,7 +114,7 @@ def tidy(model, replicate: int = 0, metrics: tuple[str, ...] | None = None) -> p
     blocks = [b for b in compute_blocks(model) if metrics is None or b["metric"][0] in metrics]
     cat = lambda k: np.concatenate([b[k] for b in blocks])  # noqa: E731
     step = cat("step")
-    dates = month_dates(model.month0, model.scenario.meta.months)
+    dates = month_dates(model.month0, model.spec.meta.months)
     df = pd.DataFrame({
         "replicate": np.full(step.size, replicate, dtype=np.int32),
         "step": step.astype(np.int32),

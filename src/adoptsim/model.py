@@ -56,7 +56,7 @@ class AdoptionModel(mesa.Model):
             seed = replicate_seed(scenario.meta.seed if seed is None else int(seed), 0)
         self.streams = named_streams(seed)
         super().__init__(rng=self.streams["mesa"])
-        self.scenario = scenario
+        self.spec = scenario
         sc = scenario
         self.index = WorldIndex.build(
             [n.id for n in sc.nations], [v.id for v in sc.vendors], list(sc.sectors),
@@ -121,7 +121,7 @@ class AdoptionModel(mesa.Model):
 
     def _prepare_choice_inputs(self) -> None:
         """Nations' phase: self-hosting cost, effective prices, availability and base utility."""
-        w, v, d = self.world, self.vendors, self.scenario.dynamics
+        w, v, d = self.world, self.vendors, self.spec.dynamics
         compute = self.nation_compute * w.compute_mult
         self.self_host = choice.self_hosting_cost(d.self_host_cost, d.self_host_penalty, w.chip_access,
                                                   compute, d.self_host_compute_half)
@@ -135,7 +135,7 @@ class AdoptionModel(mesa.Model):
 
     def vendor_snapshot(self) -> dict[str, np.ndarray]:
         devs = self.communities.developers_by(len(self.index.nations))[:, 1:]
-        tokens = self.scenario.dynamics.tokens_per_developer
+        tokens = self.spec.dynamics.tokens_per_developer
         hosted_price = np.where(self.uses_hosted, self.eff_price, 0.0)
         v = self.vendors
         return {
@@ -169,7 +169,7 @@ class AdoptionModel(mesa.Model):
         self.t += 1
 
     def run(self, progress: Callable[[int], None] | None = None) -> "AdoptionModel":
-        for _ in range(self.scenario.meta.months):
+        for _ in range(self.spec.meta.months):
             self.step()
             if progress is not None:
                 progress(1)
