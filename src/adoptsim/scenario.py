@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import tomllib
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -302,32 +303,34 @@ def _label(raw: Any, loc: tuple) -> str:
     return ".".join(parts).replace(".[", "[")
 
 
+def _model_in(ann: Any) -> Any:
+    """The pydantic model inside an annotation: M, list[M], dict[str, M] -> ("dict", M), Optional[M]."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin is dict and len(args) == 2:
+        return ("dict", _model_in(args[1]))
+    for a in args:
+        found = _model_in(a)
+        if found is not None:
+            return found
+    return None
+
+
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     """Field names of the model that holds the key at ``loc`` (for did-you-mean)."""
     node: Any = model
     for item in loc[:-1]:
-        if isinstance(item, int) or node is None:
+        if isinstance(item, int):
             continue
-        fields = getattr(node, "model_fields", None)
-        if fields is None:
-            # a dict of sub-models (sectors)
-            node = Sector if node is dict else None
+        if isinstance(node, tuple):  # the values of a dict of models (sectors)
+            node = node[1]
             continue
-        f = fields.get(item)
-        if f is None:
-            node = Sector if item in ("sectors",) else None
-            continue
-        ann = f.annotation
-        args = getattr(ann, "__args__", ())
-        nxt = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if nxt is None and args:
-            nxt = next((a for a in getattr(args[-1], "__args__", (args[-1],))
-                        if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        node = nxt if nxt is not None else (dict if item == "sectors" else None)
-    if node is dict:
-        node = Sector
-    fields = getattr(node, "model_fields", None) or {}
-    return list(fields)
+        field = node.model_fields.get(item) if node is not None else None
+        if field is None:
+            return []
+        node = _model_in(field.annotation)
+    return list(node.model_fields) if isinstance(node, type) else []
 
 
 def _message(err: dict, allowed: list[str]) -> str:
