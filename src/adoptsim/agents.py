@@ -108,8 +108,8 @@ class VendorPopulation:
 
     Per month (``Δ = 1/12`` year), for vendor v of origin o:
 
-    * effective compute ``E[v] = compute[v]·(1 + compute_growth)^(t/12)·compute_mult[o]
-      · chip_access[o] · efficiency[v]``;
+    * usable compute ``K[v] = compute[v]·(1 + compute_growth)^(t/12)·compute_mult[o]·chip_access[o]``
+      (the ``compute`` metric) and effective compute ``E[v] = K[v]·efficiency[v]``;
     * frontier ``F(t) = max_v capability[v](0) + frontier_gap + frontier_growth·t/12``;
     * capability ``C[v] += min(1, capability_growth[v]·Δ·E[v]/(E[v] + compute_half))
       · max(F(t) − C[v], 0)`` — diminishing returns in compute, toward a moving frontier;
@@ -145,7 +145,7 @@ class VendorPopulation:
         self.frontier0 = float(self.capability.max()) + self.dyn.frontier_gap
         self.is_open = self.base_open.copy()
         self.on_market = np.ones(len(vs), dtype=bool)
-        self.effective_compute = np.zeros(len(vs))
+        self.compute = np.zeros(len(vs))
         self.revenue = np.zeros(len(vs))
 
     def update_licence(self, world, month: int) -> None:
@@ -159,8 +159,8 @@ class VendorPopulation:
         o = self.origin
         access = world.chip_access[o]
         compute = self.base_compute * (1.0 + d.compute_growth) ** (t * dt) * world.compute_mult[o]
-        self.effective_compute = compute * access * self.efficiency
-        E = self.effective_compute
+        self.compute = compute * access  # physical compute the vendor can use
+        E = self.compute * self.efficiency  # effective compute
         frontier = self.frontier0 + d.frontier_growth * t * dt
         rate = np.minimum(1.0, self.capability_growth * dt * E / (E + d.compute_half))
         self.capability = self.capability + rate * np.maximum(frontier - self.capability, 0.0)

@@ -17,7 +17,8 @@ and month ``adoption = Σ share_vendor = Σ share_license = Σ share_origin`` an
   default) that use a model of a foreign origin;
 * ``hhi`` — Herfindahl–Hirschman index of vendor shares among adopters (0 with no adopter);
 * world only, key vendor: ``capability``, ``price`` (USD / M tokens), ``derivatives``,
-  ``revenue`` (USD / month), ``compute`` (effective), ``efficiency``.
+  ``revenue`` (USD / month), ``compute`` (usable: compute × chip access of the origin),
+  ``efficiency`` (effective compute = compute × efficiency).
 """
 
 from __future__ import annotations

@@ -140,7 +140,7 @@ class AdoptionModel(mesa.Model):
         v = self.vendors
         return {
             "capability": v.capability.copy(), "price": v.price.copy(), "derivatives": v.derivatives.copy(),
-            "compute": v.effective_compute.copy(), "efficiency": v.efficiency.copy(),
+            "compute": v.compute.copy(), "efficiency": v.efficiency.copy(),
             "revenue": tokens * (devs * hosted_price).sum(axis=0), "open": v.is_open.copy(),
         }
 

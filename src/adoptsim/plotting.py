@@ -30,7 +30,7 @@ FIXED_COLOURS = {
 PALETTE = plt.get_cmap("tab20").colors
 SHARE_METRICS = {"adoption", "share_vendor", "share_license", "share_origin", "critical_dependency", "hhi"}
 UNITS = {"price": "USD per million output tokens", "revenue": "USD per month", "capability": "capability index",
-         "derivatives": "derivative models", "compute": "effective compute (relative)",
+         "derivatives": "derivative models", "compute": "usable compute (relative)",
          "efficiency": "efficiency (relative)", "influence": "nations with a majority"}
 
 
