@@ -369,7 +369,7 @@ def _validate_policy(entry: Any, i: int, file: str) -> tuple[Policy | None, list
     if not isinstance(entry, dict):
         return None, [Problem(file, label, "expected a [[policies]] table")]
     kind = entry.get("type")
-    if kind not in REGISTRY:
+    if not isinstance(kind, str) or kind not in REGISTRY:
         known = sorted(REGISTRY)
         close = difflib.get_close_matches(str(kind), known, n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(known)}"
