@@ -189,3 +189,17 @@ def test_critical_dependency_and_influence_match_the_communities():
             if o in idx.vendor_origin:
                 flag = last[(last.metric == "influence") & (last.scope_id == nation) & (last.key == idx.nations[o])]
                 assert flag.value.item() == float(devs > 0.5 * by_origin.sum())
+
+
+def test_strategy_switches_are_off_by_default_and_act_when_set():
+    raw = load_scenario(EXAMPLES / "world.toml").to_dict()
+    raw["meta"]["months"] = 36
+    raw["dynamics"]["switch_after"] = 12
+    plain = AdoptionModel(parse_scenario(raw, "plain"), 0, create_community_agents=False).run()
+    assert not plain.vendors.switched.any()
+    raw["vendors"][0]["open_below_share"] = 0.99  # openai: a closed vendor that opens when losing share
+    raw["vendors"][1]["close_above_share"] = 0.01  # llama: an open vendor that closes when leading
+    m = AdoptionModel(parse_scenario(raw, "switch"), 0, create_community_agents=False).run()
+    assert m.vendors.is_open[0] and not m.vendors.is_open[1]
+    snaps = m.datacollector.model_vars["vendors"]
+    assert not snaps[11]["open"][0] and snaps[12]["open"][0]  # evaluated from month switch_after

@@ -120,7 +120,7 @@ class VendorPopulation:
       number of vendors on the market;
     * derivatives of open vendors ``D[v] += derivative_rate·derivative_mult[v]·developers on v / 1000``;
     * strategy switches (off unless a vendor sets a threshold; evaluated from month
-      ``switch_after``): a closed vendor whose share of adopters falls below
+      ``switch_after``, effective that month): a closed vendor whose share of adopters falls below
       ``open_below_share`` opens its weights; an open one above ``close_above_share`` closes.
     """
 
@@ -175,6 +175,7 @@ class VendorPopulation:
             opens = ~self.is_open & (share_of_adopters < self.open_below)
             closes = self.is_open & (share_of_adopters > self.close_above)
             self.switched |= opens | closes
+            self.is_open = ((self.base_open ^ self.switched) | world.open_release) & ~world.close_release
 
 
 @dataclass
