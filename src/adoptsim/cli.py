@@ -1,7 +1,7 @@
 """Command line: argument parsing and dispatch only.
 
 Exit codes: 0 success, 2 bad input (every message names the file and field), 1 internal error,
-130 interrupted. No command prints a traceback unless ``--debug`` is given.
+3 a sweep finished but some of its runs failed (recorded in runs.parquet), 130 interrupted. No command prints a traceback unless ``--debug`` is given.
 """
 
 from __future__ import annotations
@@ -85,11 +85,45 @@ def cmd_validate(args) -> int:
     return 2 if bad else 0
 
 
+def cmd_sweep(args) -> int:
+    from .sweep import load_experiment, run_sweep
+
+    exp = load_experiment(args.experiment)
+    if args.workers is not None and args.scheduler:
+        raise AdoptsimError("--workers and --scheduler: give one or the other")
+    out = args.out
+    if out is None:  # results/<experiment>, or -2, -3... unless resuming the default folder
+        from .results import prepare_out_dir
+
+        default = Path("results") / Path(args.experiment).stem
+        out = default if args.resume else prepare_out_dir(None, default, False)
+    try:
+        rep = run_sweep(exp, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"interrupted: finished runs are stored in {out}; continue with --out {out} --resume",
+              file=sys.stderr)
+        return 130
+    for line in rep.errors[:10]:
+        print(f"failed: {line}", file=sys.stderr)
+    if len(rep.errors) > 10:
+        print(f"failed: ... and {len(rep.errors) - 10} more (see {rep.out / 'runs.parquet'})", file=sys.stderr)
+    print(f"{exp.name}: {len(exp.points)} point(s) x {exp.spec.replicates} replicate(s): {rep.ok} ok, "
+          f"{rep.failed} failed, {rep.skipped} already stored; {rep.executor}, {rep.elapsed:.1f} s -> {rep.out}")
+    return rep.exit_code
+
+
 def cmd_plot(args) -> int:
     from .plotting import adoption_figure, metric_figure
     from .results import load_results
     from .metrics import METRICS
+    from .sweep import is_sweep_folder
 
+    if is_sweep_folder(args.results):
+        from .plotting import draw_sweep_plots
+
+        for p in draw_sweep_plots(args.results, metric=args.metric, by=args.by, scope=args.scope, key=args.key):
+            print(p)
+        return 0
     res = load_results(args.results)
     folder = Path(args.results) / "plots"
     if args.metric is None:
@@ -158,7 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--metric", default=None, help="metric to draw (default: the adoption figure)")
     pl.add_argument("--by", choices=["world", "region", "nation"], default="world", help="scope level")
     pl.add_argument("--scope", nargs="+", default=None, help="only these region or nation ids")
+    pl.add_argument("--key", default=None, help="sweep folders: the metric's key (vendor, licence, origin)")
     pl.set_defaults(func=cmd_plot)
+
+    sw = sub.add_parser("sweep", help="run an experiment: many scenario variants and replicates")
+    sw.add_argument("experiment", help="experiment TOML file")
+    sw.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    sw.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run on a Dask cluster, e.g. tcp://host:8786 (needs adoptsim[dask])")
+    sw.add_argument("--resume", action="store_true", help="continue a sweep in --out, skipping stored runs")
+    sw.add_argument("--out", type=Path, default=None, help="sweep folder (default results/<experiment>)")
+    sw.set_defaults(func=cmd_sweep)
 
     ls = sub.add_parser("list", help="list bundled scenarios and experiments")
     ls.set_defaults(func=cmd_list)

@@ -176,3 +176,214 @@ def _save(fig, path: Path) -> Path:
 def draw_run_plots(frame: pd.DataFrame, manifest: dict, folder: Path) -> list[Path]:
     """The standard figures of a run, into ``folder``."""
     return [adoption_figure(frame, manifest, Path(folder) / "adoption.png")]
+
+
+# ---- sweeps ------------------------------------------------------------------------------
+# Figures of a sweep folder (adoptsim.sweep): a metric against one factor, a heat map over two
+# factors, and every run's curve with the median highlighted. Values are each run's value at
+# its final month (from endpoints.parquet) unless a date is given.
+
+def _sweep_key(endpoints: pd.DataFrame, metric: str, scope: str, scope_id: str, key: str | None) -> str:
+    from .errors import AdoptsimError
+
+    sel = endpoints[(endpoints["metric"] == metric) & (endpoints["scope"] == scope)
+                    & (endpoints["scope_id"] == scope_id)]
+    if sel.empty:
+        raise AdoptsimError(f"--metric/--scope: the sweep has no {metric!r} for {scope} {scope_id!r}")
+    keys = sorted(map(str, sel["key"].unique()))
+    if key is not None:
+        if key not in keys:
+            raise AdoptsimError(f"--key: no key {key!r} for {metric!r}; known: {', '.join(keys)}")
+        return key
+    if keys == [""]:
+        return ""
+    if "open" in keys:
+        return "open"
+    return str(sel.groupby("key")["value"].mean().sort_values(ascending=False, kind="stable").index[0])
+
+
+def _sweep_values(endpoints: pd.DataFrame, metric: str, scope: str, scope_id: str, key: str,
+                  date: str | None = None) -> pd.DataFrame:
+    """One value per run (point, replicate): at ``date`` (YYYY-MM) or at the run's final month."""
+    sel = endpoints[(endpoints["metric"] == metric) & (endpoints["scope"] == scope)
+                    & (endpoints["scope_id"] == scope_id) & (endpoints["key"] == key)].copy()
+    sel["date"] = pd.to_datetime(sel["date"])
+    if date is None:
+        last = sel.groupby(["point", "replicate"])["date"].transform("max")
+        sel = sel[sel["date"] == last]
+    else:
+        sel = sel[sel["date"] == pd.Timestamp(date + "-01")]
+    return sel[["point", "replicate", "date", "value"]].reset_index(drop=True)
+
+
+def _factor_groups(values: pd.Series, max_levels: int = 15, bins: int = 10) -> tuple[pd.Series, list, list[str]]:
+    """Group codes for a factor: its distinct values when few, else quantile bins (midpoints)."""
+    numeric = pd.api.types.is_numeric_dtype(values)
+    levels = sorted(values.unique()) if numeric else sorted(map(str, values.unique()))
+    if not numeric or len(levels) <= max_levels:
+        vals = values if numeric else values.astype(str)
+        pos = {v: i for i, v in enumerate(levels)}
+        labels = [f"{v:g}" if numeric else str(v) for v in levels]
+        return vals.map(pos), (levels if numeric else list(range(len(levels)))), labels
+    cut = pd.qcut(values, q=bins, duplicates="drop")
+    cats = cut.cat.categories
+    mids = [float(iv.mid) for iv in cats]
+    return pd.Series(cut.cat.codes, index=values.index), mids, [f"{m:.3g}" for m in mids]
+
+
+def _sweep_title(sw, metric: str, scope: str, scope_id: str, key: str, date: str | None) -> str:
+    what = metric + (f" [{key}]" if key else "")
+    where = "world" if scope == "world" else f"{scope} {scope_id}"
+    when = date or "final month"
+    n = int((sw.runs["status"] == "ok").sum())
+    return f"{sw.manifest.get('experiment', '')}: {what}, {where}, {when} ({n} runs)"
+
+
+def _share_y(ax, metric: str, axis: str = "y") -> None:
+    if metric in SHARE_METRICS - {"hhi"}:
+        (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0, decimals=0))
+
+
+def sweep_factor_figure(sw, path: Path, metric: str, factor: str, scope: str = "world", scope_id: str = "world",
+                        key: str | None = None, date: str | None = None) -> Path:
+    """A metric against one factor: median and 10–90% band across all runs at each factor level
+    (pooled over replicates and the other factors); runs shown as dots."""
+    key = _sweep_key(sw.endpoints, metric, scope, scope_id, key)
+    vals = _sweep_values(sw.endpoints, metric, scope, scope_id, key, date)
+    pts = sw.runs.drop_duplicates("point").set_index("point")[factor]
+    vals["x"] = vals["point"].map(pts)
+    codes, xs, labels = _factor_groups(vals["x"])
+    vals["g"] = codes.values
+    g = vals.groupby("g")["value"]
+    q = g.quantile([0.1, 0.5, 0.9]).unstack(-1).sort_index()
+    numeric = pd.api.types.is_numeric_dtype(vals["x"])
+    gx = [xs[i] for i in q.index]
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    run_x = vals["x"] if numeric else vals["g"]
+    ax.scatter(run_x, vals["value"], s=8, color="#888888", alpha=0.35, linewidths=0, label="runs")
+    ax.fill_between(gx, q[0.1], q[0.9], color="#3b4cc0", alpha=0.2, linewidth=0, label="10–90% of runs")
+    ax.plot(gx, q[0.5], color="#3b4cc0", marker="o", linewidth=2, label="median")
+    if not numeric:
+        ax.set_xticks(list(range(len(labels))), labels)
+    ax.set_xlabel(factor)
+    ax.set_ylabel(metric)
+    _share_y(ax, metric)
+    ax.grid(True, alpha=0.3, linewidth=0.6)
+    ax.legend(frameon=False, fontsize=9)
+    ax.set_title(_sweep_title(sw, metric, scope, scope_id, key, date), fontsize=10)
+    return _save(fig, path)
+
+
+def sweep_heatmap_figure(sw, path: Path, metric: str, fx: str, fy: str, scope: str = "world",
+                         scope_id: str = "world", key: str | None = None, date: str | None = None) -> Path:
+    """Median of a metric over two factors (cells: their levels, or quantile bins for
+    continuous designs; pooled over replicates and any other factors)."""
+    key = _sweep_key(sw.endpoints, metric, scope, scope_id, key)
+    vals = _sweep_values(sw.endpoints, metric, scope, scope_id, key, date)
+    pts = sw.runs.drop_duplicates("point").set_index("point")
+    cx, _, lx = _factor_groups(vals["point"].map(pts[fx]), bins=8)
+    cy, _, ly = _factor_groups(vals["point"].map(pts[fy]), bins=8)
+    vals["cx"], vals["cy"] = cx.values, cy.values
+    grid = vals.groupby(["cy", "cx"])["value"].median().unstack("cx").reindex(
+        index=range(len(ly)), columns=range(len(lx)))
+    fig, ax = plt.subplots(figsize=(7.5, 5.6), layout="constrained")
+    shares = metric in SHARE_METRICS - {"hhi"}
+    im = ax.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis",
+                   vmin=0 if shares else None, vmax=1 if shares else None)
+    ax.set_xticks(range(len(lx)), lx, rotation=45 if len(lx) > 6 else 0)
+    ax.set_yticks(range(len(ly)), ly)
+    ax.set_xlabel(fx)
+    ax.set_ylabel(fy)
+    if grid.size <= 100:
+        for (i, j), v in pd.DataFrame(grid.to_numpy()).stack().items():
+            ax.text(j, i, f"{v:.0%}" if shares else f"{v:.3g}", ha="center", va="center", fontsize=8,
+                    color="white" if (v < 0.5 if shares else False) else "black")
+    cb = fig.colorbar(im, ax=ax)
+    cb.set_label(f"median {metric}" + (f" [{key}]" if key else ""))
+    if shares:
+        cb.formatter = PercentFormatter(1.0, decimals=0)
+        cb.update_ticks()
+    ax.set_title(_sweep_title(sw, metric, scope, scope_id, key, date), fontsize=10)
+    return _save(fig, path)
+
+
+def sweep_curves_figure(sw, path: Path, metric: str, scope: str = "world", scope_id: str = "world",
+                        key: str | None = None, max_runs: int = 2000) -> Path:
+    """Every run's curve (thin, coloured by the first factor) with the median across runs
+    highlighted; shards are read one at a time."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    key = _sweep_key(sw.endpoints, metric, scope, scope_id, key)
+    ok = sw.runs[sw.runs["status"] == "ok"].head(max_runs)
+    factors = [f["path"] for f in sw.manifest.get("factors", [])]
+    first = factors[0] if factors else None
+    numeric = first is not None and pd.api.types.is_numeric_dtype(ok[first])
+    cmap = plt.get_cmap("viridis")
+    if numeric:
+        lo, hi = float(ok[first].min()), float(ok[first].max())
+        norm = matplotlib.colors.Normalize(lo, hi if hi > lo else lo + 1)
+    fig, ax = plt.subplots(figsize=(8.5, 5), layout="constrained")
+    series = []
+    dates = None
+    for row in ok.to_dict("records"):
+        t = pq.read_table(sw.path / "runs" / f"{row['run_key']}.parquet", columns=["date", "value"],
+                          filters=[("metric", "=", metric), ("scope", "=", scope), ("scope_id", "=", scope_id),
+                                   ("key", "=", key)]).to_pandas().sort_values("date")
+        c = cmap(norm(row[first])) if numeric else "#777777"
+        ax.plot(t["date"], t["value"], color=c, alpha=0.25, linewidth=0.6)
+        if dates is None or len(t) == len(dates):
+            dates = t["date"].to_numpy() if dates is None else dates
+            series.append(t["value"].to_numpy())
+    if series:
+        med = np.median(np.vstack(series), axis=0)
+        ax.plot(dates, med, color="#d62728", linewidth=2.6, label=f"median of {len(series)} runs")
+        ax.legend(frameon=False, fontsize=9, loc="best")
+    if numeric:
+        cb = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax)
+        cb.set_label(first)
+    _share_axis(ax, metric)
+    _dates(ax)
+    _policy_marks(ax, sw.manifest.get("policies", []), label=False)
+    n = len(ok)
+    ax.set_title(f"{sw.manifest.get('experiment', '')}: {metric}" + (f" [{key}]" if key else "")
+                 + f", {'world' if scope == 'world' else scope + ' ' + scope_id}: all {n} runs"
+                 + (f" (first {max_runs})" if n >= max_runs else ""), fontsize=10)
+    return _save(fig, path)
+
+
+def draw_sweep_plots(folder, metric: str | None = None, by: str = "world", scope: list[str] | None = None,
+                     key: str | None = None) -> list[Path]:
+    """The standard figures of a sweep folder into ``folder/plots``: the metric against each
+    factor, a heat map over the first two factors, and all runs' curves."""
+    from .errors import AdoptsimError
+    from .sweep import load_sweep
+
+    sw = load_sweep(folder)
+    metrics = sw.manifest.get("metrics", [])
+    metric = metric or (metrics[0] if metrics else "adoption")
+    if metric not in metrics:
+        raise AdoptsimError(f"--metric: the sweep kept only {', '.join(metrics)}; got {metric!r}")
+    if by == "world":
+        ids = ["world"]
+    else:
+        known = sorted(map(str, sw.endpoints.loc[sw.endpoints["scope"] == by, "scope_id"].unique()))
+        if not scope:
+            raise AdoptsimError(f"--scope: name the {by}(s) to draw with --by {by}; known: {', '.join(known)}")
+        for s in scope:
+            if s not in known:
+                raise AdoptsimError(f"--scope: no {by} {s!r} in {folder}; known: {', '.join(known)}")
+        ids = list(scope)
+    factors = [f["path"] for f in sw.manifest.get("factors", [])]
+    out = Path(folder) / "plots"
+    paths = []
+    for sid in ids:
+        k = _sweep_key(sw.endpoints, metric, by, sid, key)
+        tag = f"{metric}" + (f"_{k}" if k else "") + ("" if by == "world" else f"_{sid}")
+        for f in factors:
+            paths.append(sweep_factor_figure(sw, out / f"{tag}_vs_{f}.png", metric, f, by, sid, k))
+        if len(factors) >= 2:
+            paths.append(sweep_heatmap_figure(sw, out / f"{tag}_{factors[0]}_x_{factors[1]}.png", metric,
+                                              factors[0], factors[1], by, sid, k))
+        paths.append(sweep_curves_figure(sw, out / f"{tag}_runs.png", metric, by, sid, k))
+    return paths
