@@ -94,7 +94,7 @@ class _Strict(BaseModel):
 class Factor(_Strict):
     path: str = Field(min_length=1)
     values: list[Scalar] | None = Field(default=None, min_length=1)
-    range: tuple[float, float] | None = None
+    range: list[float] | None = Field(default=None, min_length=2, max_length=2)
 
     @field_validator("range")
     @classmethod
