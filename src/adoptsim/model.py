@@ -99,8 +99,9 @@ class AdoptionModel(mesa.Model):
         if create_community_agents:
             self.community_agents = Community.create_agents(self, self.communities.n, np.arange(self.communities.n))
 
+        self._developers = None  # set during the metrics phase only (see developers())
         self.datacollector = mesa.DataCollector(model_reporters={
-            "developers": lambda m: m.communities.developers_by(N),
+            "developers": lambda m: m.developers(),
             "critical": lambda m: m.communities.developers_by(N, m.communities.layout.critical),
             "vendors": lambda m: m.vendor_snapshot(),
         })
@@ -133,8 +134,16 @@ class AdoptionModel(mesa.Model):
             trust=w.trust, sovereignty=self.sovereignty, is_open=v.is_open.astype(np.float64),
             infrastructure=w.infrastructure, derivatives=v.derivatives, origin=self.index.vendor_origin)
 
+    def developers(self) -> np.ndarray:
+        """Developers per nation and model now, shape (N, V+1) (column 0: non-adopters).
+
+        Computed once in the metrics phase of a step and shared by the reporters."""
+        if self._developers is not None:
+            return self._developers
+        return self.communities.developers_by(len(self.index.nations))
+
     def vendor_snapshot(self) -> dict[str, np.ndarray]:
-        devs = self.communities.developers_by(len(self.index.nations))[:, 1:]
+        devs = self.developers()[:, 1:]
         tokens = self.spec.dynamics.tokens_per_developer
         hosted_price = np.where(self.uses_hosted, self.eff_price, 0.0)
         v = self.vendors
@@ -165,7 +174,9 @@ class AdoptionModel(mesa.Model):
         c.step(self.base_utility, self.available, self.optimism, self.world.education,
                u_adopt, u_revise, u_choice)
         # 5. metrics
+        self._developers = c.developers_by(len(self.index.nations))
         self.datacollector.collect(self)
+        self._developers = None
         self.t += 1
 
     def run(self, progress: Callable[[int], None] | None = None) -> "AdoptionModel":
@@ -179,11 +190,13 @@ class AdoptionModel(mesa.Model):
 def simulate(scenario: Scenario, seed: int | None = None, replicates: int = 1,
              metrics: tuple[str, ...] | None = None,
              progress: Callable[[int], None] | None = None,
-             create_community_agents: bool = True) -> "pd.DataFrame":
+             create_community_agents: bool = False) -> "pd.DataFrame":
     """Run ``replicates`` replicates of a scenario; return the tidy table of all of them.
 
     Replicate r uses :func:`replicate_seed` (seed, r): the same scenario and seed give
-    bit-identical numbers, whatever else runs.
+    bit-identical numbers, whatever else runs. The models are not returned, so by default their
+    communities are not made into Mesa agent objects (a cost of several seconds and ~0.6 GB at
+    10^6 communities that changes no number); ``AdoptionModel`` itself creates them by default.
     """
     import pandas as pd
 
