@@ -341,14 +341,16 @@ def load_experiment(path: str | Path) -> Experiment:
         integer[f.path] = isinstance(cur, int) and not isinstance(cur, bool)
         trial = list(f.values) if f.values is not None else _map_unit(np.array([0.0, 1.0 - 1e-12]), f,
                                                                        integer[f.path])
-        for value in trial:  # every value alone must give a valid scenario
-            try:
+        for value in trial:  # every value alone must be valid for its field (checks across
+            try:            # fields, such as sector shares summing to 1, are made per point)
                 parse_scenario(apply_point(raw, locators, {f.path: value}), file)
             except InputError as exc:
-                for p in exc.problems:
+                own = [p for p in exc.problems if p.field == f.path or p.field.startswith(f.path + ".")]
+                for p in own:
                     problems.append(Problem(file, f"{where}.values" if f.values is not None else f"{where}.range",
-                                            f"{f.path} = {value!r}: {p.field}: {p.message}"))
-                break
+                                            f"{f.path} = {value!r}: {p.message}"))
+                if own:
+                    break
     if method in ("grid", "list"):
         if spec.design.samples is not None:
             problems.append(Problem(file, "design.samples", f"'samples' is for 'lhs' and 'sobol', not {method!r}"))
