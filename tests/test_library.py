@@ -90,3 +90,25 @@ def test_scenario_moves_its_metrics(runs, claim):
     base = _median(runs("baseline"), scope, ids, metric, keys, date)
     alt = _median(runs(name), scope, ids, metric, keys, date)
     assert sign * (alt - base) > 0, f"{name}: {metric} {keys} in {ids} at {date}: baseline {base:.4g}, scenario {alt:.4g}"
+
+
+def test_figures_and_compare_from_the_cli(tmp_path, capsys):
+    """`run` draws the standard set; `plot --figure/--date/--format` and `compare` draw the others."""
+    from adoptsim.cli import main
+
+    base, alt = tmp_path / "base", tmp_path / "alt"
+    assert main(["run", str(SCENARIOS / "baseline.toml"), "--replicates", "2", "--out", str(base)]) == 0
+    assert main(["run", str(SCENARIOS / "trust_shock.toml"), "--replicates", "2", "--out", str(alt),
+                 "--no-plots"]) == 0
+    for name in ("adoption", "regions", "vendors", "heatmap", "dependency"):
+        assert (base / "plots" / f"{name}.png").stat().st_size > 10_000
+    assert main(["plot", str(base), "--figure", "vendors", "--format", "svg"]) == 0
+    assert (base / "plots" / "vendors.svg").read_text().lstrip().startswith("<?xml")
+    assert main(["plot", str(base), "--date", "2025-11", "--format", "pdf"]) == 0
+    assert (base / "plots" / "heatmap_2025-11.pdf").read_bytes()[:4] == b"%PDF"
+    assert main(["compare", str(base), str(alt), "--by", "region", "--scope", "Latin America"]) == 0
+    assert list((alt / "plots").glob("compare_base_share_origin_Latin America.png"))
+    capsys.readouterr()
+    assert main(["plot", str(base), "--date", "2031-01"]) == 2
+    assert "no month 2031-01" in capsys.readouterr().err
+    assert main(["compare", str(base), str(alt), "--metric", "nope"]) == 2

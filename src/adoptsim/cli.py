@@ -126,7 +126,18 @@ def cmd_plot(args) -> int:
         return 0
     res = load_results(args.results)
     folder = Path(args.results) / "plots"
-    if args.metric is None:
+    if args.against is not None:
+        return _compare(args.against, args.results, args.metric or "share_origin", args.by,
+                        (args.scope or ["world"])[0] if args.by != "world" else "world", args.format, None)
+    if args.figure is not None or args.date is not None or args.format != "png":
+        from .plotting import FIGURES, draw_figure
+
+        names = FIGURES if args.figure in (None, "all") else (args.figure,)
+        if args.date is not None:
+            _check_month(args.date, res.frame, args.results)
+            names = names if args.figure is not None else ("heatmap",)
+        paths = [draw_figure(n, res.frame, res.manifest, folder, args.format, args.date) for n in names]
+    elif args.metric is None:
         paths = [adoption_figure(res.frame, res.manifest, folder / "adoption.png")]
     else:
         if args.metric not in METRICS:
@@ -141,6 +152,50 @@ def cmd_plot(args) -> int:
     for p in paths:
         print(p)
     return 0
+
+
+def cmd_validation_report(args) -> int:
+    from .validation import write_report
+
+    print(write_report(args.out))
+    return 0
+
+
+def _check_month(date: str, frame, where) -> None:
+    import pandas as pd
+
+    from .months import parse_month
+
+    try:
+        parse_month(date)
+    except ValueError as exc:
+        raise AdoptsimError(f"--date: {exc}") from None
+    dates = pd.to_datetime(frame["date"])
+    if pd.Timestamp(date + "-01") not in set(dates):
+        raise AdoptsimError(f"--date: no month {date} in {where} ({dates.min():%Y-%m}..{dates.max():%Y-%m})")
+
+
+def _compare(base_dir, alt_dir, metric: str, by: str, scope_id: str, fmt: str, out) -> int:
+    from .metrics import METRICS
+    from .plotting import comparison_figure
+    from .results import load_results
+
+    if metric not in METRICS:
+        raise AdoptsimError(f"--metric: unknown metric {metric!r}; expected one of: {', '.join(METRICS)}")
+    base, alt = load_results(base_dir), load_results(alt_dir)
+    for res in (base, alt):
+        known = set(map(str, res.frame.loc[res.frame["scope"] == by, "scope_id"].unique()))
+        if scope_id not in known:
+            raise AdoptsimError(f"--scope: no {by} {scope_id!r} in {res.path}; known: {', '.join(sorted(known))}")
+    name = f"compare_{Path(base_dir).name}_{metric}" + ("" if by == "world" else f"_{scope_id}")
+    path = Path(out) if out is not None else Path(alt_dir) / "plots" / f"{name}.{fmt}"
+    print(comparison_figure(base.frame, base.manifest, alt.frame, alt.manifest, path, metric, by, scope_id))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    scope = (args.scope or ["world"])[0] if args.by != "world" else "world"
+    return _compare(args.baseline, args.scenario, args.metric, args.by, scope, args.format, args.out)
 
 
 def cmd_list(args) -> int:
@@ -193,7 +248,23 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--by", choices=["world", "region", "nation"], default="world", help="scope level")
     pl.add_argument("--scope", nargs="+", default=None, help="only these region or nation ids")
     pl.add_argument("--key", default=None, help="sweep folders: the metric's key (vendor, licence, origin)")
+    pl.add_argument("--figure", choices=["adoption", "regions", "vendors", "heatmap", "dependency", "all"],
+                    default=None, help="one of the standard figures (default: adoption; 'all' draws every one)")
+    pl.add_argument("--date", default=None, help="month YYYY-MM of the nation x origin heat map (default: last)")
+    pl.add_argument("--format", choices=["png", "svg", "pdf"], default="png", help="figure format (default png)")
+    pl.add_argument("--against", default=None, metavar="BASELINE",
+                    help="compare with another results folder (same as 'compare BASELINE RESULTS')")
     pl.set_defaults(func=cmd_plot)
+
+    cp = sub.add_parser("compare", help="baseline-vs-scenario figure of two results folders")
+    cp.add_argument("baseline", help="results folder of the baseline")
+    cp.add_argument("scenario", help="results folder of the scenario (the figure goes in its plots/)")
+    cp.add_argument("--metric", default="share_origin", help="metric (default share_origin)")
+    cp.add_argument("--by", choices=["world", "region", "nation"], default="world", help="scope level")
+    cp.add_argument("--scope", nargs=1, default=None, help="region or nation id (with --by)")
+    cp.add_argument("--format", choices=["png", "svg", "pdf"], default="png", help="figure format (default png)")
+    cp.add_argument("--out", type=Path, default=None, help="figure file (default SCENARIO/plots/compare_*.FORMAT)")
+    cp.set_defaults(func=cmd_compare)
 
     sw = sub.add_parser("sweep", help="run an experiment: many scenario variants and replicates")
     sw.add_argument("experiment", help="experiment TOML file")
@@ -206,6 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list bundled scenarios and experiments")
     ls.set_defaults(func=cmd_list)
+
+    vr = sub.add_parser("validation-report", help="rerun the theory checks; write figures and report")
+    vr.add_argument("--out", type=Path, default=Path("docs/validation"),
+                    help="folder for the figures (default docs/validation); the report is <out>.md")
+    vr.set_defaults(func=cmd_validation_report)
     return p
 
 

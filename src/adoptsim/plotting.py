@@ -26,6 +26,11 @@ FIXED_COLOURS = {
     "US": "#1f77b4", "CN": "#d62728", "EU": "#2ca02c", "FR": "#2ca02c", "DE": "#98df8a",
     "UK": "#9467bd", "GB": "#9467bd", "IN": "#ff7f0e", "JP": "#8c564b", "KR": "#e377c2",
     "AE": "#bcbd22", "CA": "#17becf", "IL": "#7f7f7f",
+    # vendors of the bundled scenarios: US closed blues, US open purples, EU green, CN reds/browns
+    "openai": "#08306b", "google": "#4292c6", "anthropic": "#9ecae1", "llama": "#6a51a3",
+    "gpt_oss": "#bcbddc", "mistral": "#31a354", "deepseek": "#a50f15", "qwen": "#fb6a4a",
+    "kimi": "#fdae6b", "glm": "#8c2d04", "minimax": "#e7298a", "hunyuan": "#fcbba1",
+    "india_llm": "#ff7f0e",
 }
 PALETTE = plt.get_cmap("tab20").colors
 SHARE_METRICS = {"adoption", "share_vendor", "share_license", "share_origin", "critical_dependency", "hhi"}
@@ -165,6 +170,175 @@ def metric_figure(frame: pd.DataFrame, manifest: dict, path: Path, metric: str, 
     return _save(fig, path)
 
 
+# ---- analyst figures: regions, vendors, heat map, dependency, comparison ------------------
+
+REPORT_NATIONS = ("US", "CN", "EU", "IN", "JP", "UK")
+
+
+def _median(frame: pd.DataFrame, scope: str, metric: str) -> pd.DataFrame:
+    """Median across replicates per date, scope id and key of one metric at one scope level."""
+    sel = frame[(frame["scope"] == scope) & (frame["metric"] == metric)]
+    out = sel.groupby(["date", "scope_id", "key"], observed=True)["value"].median().reset_index()
+    out["scope_id"] = out["scope_id"].astype(str)
+    out["key"] = out["key"].astype(str)
+    return out
+
+
+def _subtitle(frame: pd.DataFrame) -> str:
+    n = int(frame["replicate"].nunique())
+    return f"median of {n} replicate{'s' if n != 1 else ''}"
+
+
+def regions_figure(frame: pd.DataFrame, manifest: dict, path: Path, metric: str = "share_origin") -> Path:
+    """Small multiples: one panel per region, one line (with 10–90% band) per origin."""
+    return metric_figure(frame, manifest, path, metric, by="region")
+
+
+def vendors_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str = "world",
+                   scope_id: str = "world") -> Path:
+    """Stacked shares of all developers by vendor (median across replicates), non-adopters on top."""
+    med = _median(frame, scope, "share_vendor")
+    med = med[med["scope_id"] == scope_id].pivot(index="date", columns="key", values="value").fillna(0.0)
+    order = list(med.iloc[-1].sort_values(ascending=False).index)
+    fig, ax = plt.subplots(figsize=(10, 5.6), layout="constrained")
+    ax.stackplot(med.index, [med[k] for k in order], labels=order, colors=[colour(k) for k in order],
+                 alpha=0.9, linewidth=0.3, edgecolor="white")
+    ax.fill_between(med.index, med[order].sum(axis=1), 1.0, color="#dddddd", label="no model yet", linewidth=0)
+    _share_axis(ax, "share_vendor")
+    _dates(ax)
+    ax.set_xlim(med.index.min(), med.index.max())
+    _policy_marks(ax, manifest.get("policies", []), label=False)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=9, title="vendor",
+              reverse=True)
+    where = "world" if scope == "world" else f"{scope} {scope_id}"
+    ax.set_title(f"{manifest.get('scenario', '')}: share of developers by vendor, {where}\n"
+                 f"{_subtitle(frame)} (stacked; dotted lines: policy starts)", fontsize=11)
+    return _save(fig, path)
+
+
+def heatmap_figure(frame: pd.DataFrame, manifest: dict, path: Path, date: str | None = None) -> Path:
+    """Who builds on whose models: nation x origin share of the nation's adopting developers at
+    ``date`` (``YYYY-MM``; default the last month), median across replicates."""
+    med = _median(frame, "nation", "share_origin")
+    dates = sorted(med["date"].unique())
+    when = pd.Timestamp(date + "-01") if date else pd.Timestamp(dates[-1])
+    if when not in set(pd.to_datetime(dates)):
+        raise ValueError(f"no month {when:%Y-%m} in the results ({pd.Timestamp(dates[0]):%Y-%m}.."
+                         f"{pd.Timestamp(dates[-1]):%Y-%m})")
+    m = med[med["date"] == when].pivot(index="scope_id", columns="key", values="value").fillna(0.0)
+    m = m.div(m.sum(axis=1).where(m.sum(axis=1) > 0, 1.0), axis=0)  # share of adopters
+    origins = list(m.mean().sort_values(ascending=False).index)
+    m = m[origins].sort_values(origins[0], ascending=False)
+    fig, ax = plt.subplots(figsize=(3.2 + 1.0 * len(origins), 1.6 + 0.22 * len(m)), layout="constrained")
+    im = ax.imshow(m.to_numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(origins)), [f"{o}" for o in origins])
+    ax.set_yticks(range(len(m)), list(m.index), fontsize=8)
+    for i in range(len(m)):
+        for j in range(len(origins)):
+            v = m.iat[i, j]
+            ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=7,
+                    color="black" if v > 0.6 else "white")
+    ax.set_xlabel("origin of the model")
+    ax.set_ylabel("nation or bloc")
+    fig.colorbar(im, ax=ax, format=PercentFormatter(1.0, decimals=0), label="share of the nation's adopters",
+                 fraction=0.12, shrink=0.6)
+    ax.set_title(f"{manifest.get('scenario', '')}: who builds on whose models, {when:%Y-%m}\n{_subtitle(frame)}",
+                 fontsize=10)
+    return _save(fig, path)
+
+
+def dependency_figure(frame: pd.DataFrame, manifest: dict, path: Path,
+                      nations: tuple[str, ...] = REPORT_NATIONS) -> Path:
+    """Critical dependency over time: share of government and health developers on a foreign
+    origin's models, world and selected nations, median with 10–90% band."""
+    known = set(map(str, frame.loc[frame["scope"] == "nation", "scope_id"].unique()))
+    ids = [n for n in nations if n in known]
+    fig, ax = plt.subplots(figsize=(10, 5.4), layout="constrained")
+    parts = []
+    for sid, scope in [("world", "world")] + [(n, "nation") for n in ids]:
+        b = band(frame, scope, sid, "critical_dependency")
+        b["key"] = sid
+        parts.append(b)
+    _draw_bands(ax, pd.concat(parts), labels={"world": "world"}, order=["world"] + ids)
+    for line in ax.get_lines():
+        if line.get_label() == "world":
+            line.set(color="black", linewidth=2.6)
+    _share_axis(ax, "critical_dependency")
+    ax.set_ylabel("critical developers on foreign models")
+    _dates(ax)
+    _policy_marks(ax, manifest.get("policies", []), label=False)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=9, title="scope")
+    ax.set_title(f"{manifest.get('scenario', '')}: critical dependency (government and health developers "
+                 f"using a foreign origin's models)\n{_subtitle(frame)}, shaded band 10–90%; "
+                 "dotted lines: policy starts", fontsize=10)
+    return _save(fig, path)
+
+
+def comparison_figure(base: pd.DataFrame, base_manifest: dict, alt: pd.DataFrame, alt_manifest: dict,
+                      path: Path, metric: str = "share_origin", scope: str = "world",
+                      scope_id: str = "world") -> Path:
+    """Baseline vs scenario: the metric's median per key in both runs (baseline dashed), and the
+    difference scenario − baseline, paired by replicate (common random numbers), with its
+    10–90% band across replicates."""
+    a = band(base, scope, scope_id, metric)
+    b = band(alt, scope, scope_id, metric)
+    sel = lambda f: f[(f["scope"] == scope) & (f["scope_id"] == scope_id) & (f["metric"] == metric)]  # noqa: E731
+    pa = sel(base).set_index(["replicate", "date", "key"])["value"]
+    pb = sel(alt).set_index(["replicate", "date", "key"])["value"]
+    diff = (pb - pa.reindex(pb.index, fill_value=0.0)).dropna().reset_index()
+    diff["key"] = diff["key"].astype(str)
+    d = diff.groupby(["key", "date"])["value"].quantile([0.1, 0.5, 0.9]).unstack(-1)
+    d.columns = ["q10", "q50", "q90"]
+    d = d.reset_index()
+    keys = sorted(set(a["key"]) | set(b["key"]))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.4), layout="constrained")
+    for key in keys:
+        c = colour(key)
+        ka, kb = a[a["key"] == key], b[b["key"] == key]
+        if not ka.empty:
+            axes[0].plot(ka["date"], ka["q50"], color=c, linestyle="--", linewidth=1.4)
+        if not kb.empty:
+            axes[0].plot(kb["date"], kb["q50"], color=c, linewidth=2.0, label=key or metric)
+    _draw_bands(axes[1], d, order=keys)
+    axes[1].axhline(0, color="#333333", linewidth=0.8)
+    _share_axis(axes[0], metric)
+    axes[1].set_ylabel("scenario − baseline" + (" (share points)" if metric in SHARE_METRICS else ""))
+    if metric in SHARE_METRICS:
+        axes[1].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    na, nb = base_manifest.get("scenario", "A"), alt_manifest.get("scenario", "B")
+    axes[0].set_title(f"{metric}: {nb} (solid) vs {na} (dashed)", fontsize=10)
+    axes[1].set_title(f"difference {nb} − {na}, paired by replicate; band 10–90%", fontsize=10)
+    extra = [p for p in alt_manifest.get("policies", [])
+             if p not in base_manifest.get("policies", [])]
+    for ax in axes:
+        _dates(ax)
+        _policy_marks(ax, extra, label=True)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=6, frameon=False, fontsize=9)
+    where = "world" if scope == "world" else f"{scope} {scope_id}"
+    fig.suptitle(f"{nb} vs {na}, {where}: {_subtitle(alt)}; dotted lines: policies only in {nb}", fontsize=11)
+    return _save(fig, path)
+
+
+FIGURES = ("adoption", "regions", "vendors", "heatmap", "dependency")
+
+
+def draw_figure(name: str, frame: pd.DataFrame, manifest: dict, folder: Path, fmt: str = "png",
+                date: str | None = None) -> Path:
+    """Draw one of the standard figures (:data:`FIGURES`) into ``folder`` as ``<name>.<fmt>``."""
+    path = Path(folder) / f"{name}.{fmt}"
+    if name == "adoption":
+        return adoption_figure(frame, manifest, path)
+    if name == "regions":
+        return regions_figure(frame, manifest, path)
+    if name == "vendors":
+        return vendors_figure(frame, manifest, path)
+    if name == "heatmap":
+        return heatmap_figure(frame, manifest, path.with_name(f"heatmap_{date}.{fmt}") if date else path, date)
+    if name == "dependency":
+        return dependency_figure(frame, manifest, path)
+    raise ValueError(f"unknown figure {name!r}; expected one of: {', '.join(FIGURES)}")
+
+
 def _save(fig, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +349,7 @@ def _save(fig, path: Path) -> Path:
 
 def draw_run_plots(frame: pd.DataFrame, manifest: dict, folder: Path) -> list[Path]:
     """The standard figures of a run, into ``folder``."""
-    return [adoption_figure(frame, manifest, Path(folder) / "adoption.png")]
+    return [draw_figure(name, frame, manifest, Path(folder)) for name in FIGURES]
 
 
 # ---- sweeps ------------------------------------------------------------------------------
