@@ -1,0 +1,290 @@
+"""adoptsim benchmarks: scaling, the engine against plain Mesa, the baseline and sweeps.
+
+    python benchmarks/run.py            # the full run (several minutes): prints the tables
+    python benchmarks/run.py --quick    # a smoke test (< 1 minute): small sizes, asserts it works
+
+Every figure comes from a fresh subprocess, so peak memory (``ru_maxrss``) is the peak of
+that measurement alone. Scenarios are synthetic (``synth.py``): 20 nations, 4 sectors,
+12 vendors, a regional network of degree 8, two policies, written as TOML to a temporary
+folder and loaded through ``adoptsim.scenario.load_scenario``. Timings are wall-clock on
+one core; on a shared machine they are noisy (run twice, compare).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+# ---- measurements (each runs inside its own subprocess) -----------------------------------
+
+def measure_scaling(n: int, months: int, agents: bool) -> dict:
+    """Build and run one synthetic scenario of ``n`` communities for ``months`` months."""
+    import numpy as np
+
+    from adoptsim.agents import Communities
+    from adoptsim.metrics import tidy
+    from adoptsim.model import AdoptionModel, replicate_seed
+    from adoptsim.network import build_network
+    from adoptsim.state import WorldIndex
+    from synth import synthetic
+
+    sc = synthetic(n, months)
+    rss0 = _rss_mb()
+    # the network alone (as AdoptionModel builds it)
+    idx = WorldIndex.build([x.id for x in sc.nations], [v.id for v in sc.vendors], list(sc.sectors),
+                           [x.region for x in sc.nations], [v.origin for v in sc.vendors])
+    layout = Communities.layout(sc, idx)
+    t = time.perf_counter()
+    W = build_network(sc.network.kind, layout.nation, idx.nation_region[layout.nation], layout.size,
+                      degree=sc.network.degree, cross_border=sc.network.cross_border,
+                      same_region=sc.network.same_region, rewire=sc.network.rewire,
+                      rng=np.random.default_rng(1))
+    network_s = time.perf_counter() - t
+    del W
+    t = time.perf_counter()
+    model = AdoptionModel(sc, replicate_seed(7, 0), create_community_agents=agents)
+    build_s = time.perf_counter() - t
+    steps = []
+    for _ in range(months):
+        t = time.perf_counter()
+        model.step()
+        steps.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    df = tidy(model)
+    tidy_s = time.perf_counter() - t
+    assert len(df) > 0 and np.isfinite(df["value"].to_numpy()).all()
+    adoption = float(df[(df.metric == "adoption") & (df.scope == "world")]["value"].iloc[-1])
+    assert 0.0 <= adoption <= 1.0
+    if agents:
+        from adoptsim.agents import Community
+        assert len(model.agents_by_type[Community]) == n
+    run_s = sum(steps)
+    return {
+        "communities": n, "months": months, "agents": agents, "network_s": network_s, "build_s": build_s,
+        "run_s": run_s, "s_per_step": run_s / months, "us_per_community_step": run_s / months / n * 1e6,
+        "max_step_s": max(steps), "tidy_s": tidy_s, "total_s": build_s + run_s + tidy_s,
+        "peak_mb": _rss_mb(), "rss_after_import_mb": rss0, "adoption": adoption,
+    }
+
+
+def measure_plain(n: int, steps: int) -> dict:
+    """Per-step time of plain Mesa and of the engine on the same scenario, same months."""
+    from adoptsim.model import AdoptionModel, replicate_seed
+    from plain_mesa import PlainMesaModel
+    from synth import synthetic
+
+    sc = synthetic(n, 72)
+    t = time.perf_counter()
+    plain = PlainMesaModel(sc, seed=7)
+    plain_build_s = time.perf_counter() - t
+    engine = AdoptionModel(sc, replicate_seed(7, 0), create_community_agents=False)
+    tp, te = [], []
+    for _ in range(steps):  # interleaved, so both see the same machine load
+        t = time.perf_counter()
+        plain.step()
+        tp.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        engine.step()
+        te.append(time.perf_counter() - t)
+    c = engine.communities
+    engine_adoption = float(c.size[c.current >= 0].sum() / c.total_size)
+    plain_adoption = plain.adoption()
+    assert 0.0 <= plain_adoption <= 1.0 and 0.0 <= engine_adoption <= 1.0
+    return {
+        "communities": n, "steps": steps, "plain_build_s": plain_build_s,
+        "plain_s_per_step": statistics.fmean(tp), "engine_s_per_step": statistics.fmean(te),
+        "speedup": statistics.fmean(tp) / statistics.fmean(te),
+        "plain_adoption": plain_adoption, "engine_adoption": engine_adoption,
+    }
+
+
+def _baseline():
+    from adoptsim.scenario import load_scenario
+    return load_scenario(ROOT / "scenarios" / "baseline.toml")
+
+
+def measure_baseline(repeats: int) -> dict:
+    """One baseline run: simulation only (build + months) and with the tidy table."""
+    import numpy as np
+
+    from adoptsim.metrics import tidy
+    from adoptsim.model import AdoptionModel, replicate_seed
+
+    sc = _baseline()
+    sim, full = [], []
+    for r in range(repeats):
+        t = time.perf_counter()
+        model = AdoptionModel(sc, replicate_seed(sc.meta.seed, r), create_community_agents=False).run()
+        sim.append(time.perf_counter() - t)
+        df = tidy(model, replicate=r)
+        full.append(time.perf_counter() - t)
+        assert np.isfinite(df["value"].to_numpy()).all()
+    return {"communities": int(model.communities.n), "months": sc.meta.months, "repeats": repeats,
+            "simulation_s": statistics.median(sim), "with_table_s": statistics.median(full)}
+
+
+_SCENARIO = None
+
+
+def _sweep_one(seed: int) -> int:
+    """One sweep run in a worker: the scenario is loaded once per worker, as a sweep would."""
+    global _SCENARIO
+    from adoptsim.model import simulate
+    if _SCENARIO is None:
+        _SCENARIO = _baseline()
+    return len(simulate(_SCENARIO, seed=seed))
+
+
+def measure_sweep(runs: int, workers: int) -> dict:
+    """``runs`` baseline runs (different seeds) through a ProcessPoolExecutor over simulate().
+
+    The pool is started and each worker imports adoptsim and loads the scenario first (a
+    warm-up task each, timed separately as ``startup_s``), then the runs are timed."""
+    t = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        list(ex.map(_sweep_one, range(10**6, 10**6 + workers)))
+        startup = time.perf_counter() - t
+        t = time.perf_counter()
+        rows = list(ex.map(_sweep_one, range(runs), chunksize=max(1, runs // (8 * workers))))
+        wall = time.perf_counter() - t
+    assert len(rows) == runs and all(r > 0 for r in rows)
+    return {"runs": runs, "workers": workers, "startup_s": startup, "wall_s": wall, "per_run_s": wall / runs,
+            "extrapolated_1000_s": startup + wall / runs * 1000}
+
+
+# ---- driver --------------------------------------------------------------------------------
+
+def _sub(kind: str, **kw) -> dict:
+    """Run one measurement in a fresh interpreter; return its JSON result."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--_measure", kind, "--_args", json.dumps(kw)]
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr)
+        raise SystemExit(f"benchmark {kind} {kw} failed (exit {out.returncode})")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _table(title: str, header: list[str], rows: list[list]) -> str:
+    lines = [f"\n### {title}\n", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    return f"{x:.{digits}g}" if abs(x) < 1000 else f"{x:,.0f}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke test: small sizes, under a minute")
+    ap.add_argument("--sizes", default=None, help="communities, comma-separated (default 1e3,1e4,1e5,1e6)")
+    ap.add_argument("--months", type=int, default=72)
+    ap.add_argument("--plain", default=None, help="sizes:steps for plain Mesa (default 1e4:12,1e5:3)")
+    ap.add_argument("--sweep-runs", type=int, default=None, help="baseline runs in the sweep (default 1000)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", default=None, help="also write all figures to this JSON file")
+    ap.add_argument("--_measure", help=argparse.SUPPRESS)
+    ap.add_argument("--_args", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+
+    if a._measure:
+        fn = {"scaling": measure_scaling, "plain": measure_plain, "baseline": measure_baseline}[a._measure]
+        print(json.dumps(fn(**json.loads(a._args))))
+        return 0
+
+    t0 = time.perf_counter()
+    if a.quick:
+        sizes, months, month_series = [1_000, 10_000], 12, []
+        plain, sweep_runs, agent_sizes = [(1_000, 2)], a.sweep_runs or 4, [1_000]
+    else:
+        sizes = [int(float(s)) for s in (a.sizes or "1e3,1e4,1e5,1e6").split(",")]
+        months = a.months
+        month_series = [(100_000, m) for m in (24, 48)]  # + the 72-month row of the scaling table
+        plain = [(int(float(s)), int(k)) for s, k in
+                 (p.split(":") for p in (a.plain or "1e4:12,1e5:3").split(","))]
+        sweep_runs, agent_sizes = a.sweep_runs or 1000, sizes
+    res: dict = {"python": sys.version.split()[0], "quick": a.quick}
+    try:
+        import mesa
+        import numpy
+        res["versions"] = {"mesa": mesa.__version__, "numpy": numpy.__version__}
+    except ImportError:
+        pass
+
+    # 1. scaling (no Community agent objects), and the cost of creating them
+    res["scaling"] = [_sub("scaling", n=n, months=months, agents=False) for n in sizes]
+    res["months"] = [_sub("scaling", n=n, months=m, agents=False) for n, m in month_series]
+    res["agents"] = [_sub("scaling", n=n, months=months, agents=True) for n in agent_sizes]
+    # 2. plain Mesa
+    res["plain"] = [_sub("plain", n=n, steps=k) for n, k in plain]
+    # 3. baseline and sweep
+    res["baseline"] = _sub("baseline", repeats=3 if a.quick else 10)
+    res["sweep"] = measure_sweep(sweep_runs, a.workers)
+    res["elapsed_s"] = time.perf_counter() - t0
+
+    print(_table(f"Scaling: communities x 12 vendors x {months} months (one core, no Community agent objects)",
+                 ["communities", "network build s", "model build s", "run s", "s / step", "µs / community-step",
+                  "max step s", "tidy s", "total s", "peak RSS MB"],
+                 [[f"{r['communities']:,}", _fmt(r["network_s"]), _fmt(r["build_s"]), _fmt(r["run_s"]),
+                   _fmt(r["s_per_step"]), _fmt(r["us_per_community_step"]), _fmt(r["max_step_s"]),
+                   _fmt(r["tidy_s"]), _fmt(r["total_s"]), _fmt(r["peak_mb"])] for r in res["scaling"]]))
+    by_n = {r["communities"]: r for r in res["scaling"]}
+    if res["months"]:
+        rows = res["months"] + [by_n[n] for n, _ in month_series[:1] if n in by_n and by_n[n]["months"] == months]
+        print(_table("Linearity in months", ["communities", "months", "run s", "s / month"],
+                     [[f"{r['communities']:,}", r["months"], _fmt(r["run_s"]), _fmt(r["run_s"] / r["months"])]
+                      for r in sorted(rows, key=lambda r: r["months"])]))
+    print(_table("With Community Mesa agent objects (AdoptionModel default)",
+                 ["communities", "model build s", "extra build s vs none", "run s", "peak RSS MB",
+                  "extra MB vs none"],
+                 [[f"{r['communities']:,}", _fmt(r["build_s"]),
+                   _fmt(r["build_s"] - by_n[r["communities"]]["build_s"]) if r["communities"] in by_n else "",
+                   _fmt(r["run_s"]), _fmt(r["peak_mb"]),
+                   _fmt(r["peak_mb"] - by_n[r["communities"]]["peak_mb"]) if r["communities"] in by_n else ""]
+                  for r in res["agents"]]))
+    print(_table("Engine against plain per-agent Mesa (same scenario, same first months, interleaved)",
+                 ["communities", "steps", "plain Mesa s / step", "engine s / step", "speed-up",
+                  "plain adoption", "engine adoption"],
+                 [[f"{r['communities']:,}", r["steps"], _fmt(r["plain_s_per_step"]), _fmt(r["engine_s_per_step"]),
+                   f"{r['speedup']:.0f}x", f"{r['plain_adoption']:.3f}", f"{r['engine_adoption']:.3f}"]
+                  for r in res["plain"]]))
+    b, s = res["baseline"], res["sweep"]
+    print(_table("Baseline and sweeps", ["measure", "value"], [
+        [f"baseline ({b['communities']:,} communities x {b['months']} months): simulation s (median of "
+         f"{b['repeats']})", _fmt(b["simulation_s"])],
+        ["baseline with the tidy table s", _fmt(b["with_table_s"])],
+        [f"{s['runs']} baseline runs on {s['workers']} workers (simulate, ProcessPoolExecutor) s", _fmt(s["wall_s"])],
+        ["pool start-up s (workers import adoptsim, load the scenario; not in the line above)",
+         _fmt(s["startup_s"])],
+        ["per run s (wall / runs)", _fmt(s["per_run_s"])],
+        ["1,000 runs: start-up + 1,000 x per run s" + ("" if s["runs"] == 1000 else " (extrapolated)"),
+         _fmt(s["extrapolated_1000_s"])],
+    ]))
+    print(f"\n{'quick ' if a.quick else ''}benchmark finished in {res['elapsed_s']:.1f} s "
+          f"(Python {res['python']}, {res.get('versions', {})})")
+    if a.json:
+        Path(a.json).write_text(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
