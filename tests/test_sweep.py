@@ -503,3 +503,23 @@ range = [0.1, 0.6]
     paths = draw_sweep_plots(tmp_path / "o", metric="share_origin", key="US")
     assert [p.name for p in paths] == ["share_origin_US_vs_choice.trust.png", "share_origin_US_vs_adoption.q.png",
                                        "share_origin_US_choice.trust_x_adoption.q.png", "share_origin_US_runs.png"]
+
+
+def test_a_worker_keeps_no_finished_model_alive(tiny):
+    """Memory stays flat over many runs: no finished run's model survives its task."""
+    import gc
+
+    from adoptsim.model import AdoptionModel
+    from adoptsim.sweep import run_task
+
+    def alive() -> int:
+        gc.collect()
+        return sum(isinstance(o, AdoptionModel) for o in gc.get_objects())
+
+    exp = load_experiment(tiny)
+    before = alive()
+    for r in range(3):
+        res = run_task(exp.point_scenario(0), 5, r, ("adoption",))
+        assert res["status"] == "ok" and set(res["frame"]["metric"]) == {"adoption"}
+    del res
+    assert alive() == before

@@ -425,8 +425,11 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
         from .model import AdoptionModel, replicate_seed
 
         model = AdoptionModel(scenario, replicate_seed(seed, replicate), create_community_agents=False)
-        model.run()
-        frame = tidy(model, replicate=replicate, metrics=metrics)
+        try:
+            model.run()
+            frame = tidy(model, replicate=replicate, metrics=metrics)
+        finally:
+            _forget_model(model)
         frame = frame[SHARD_COLUMNS].copy()
         for col in ("scope", "scope_id", "metric", "key"):
             frame[col] = frame[col].astype(str)
@@ -436,6 +439,16 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
         where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
         return {"status": "failed", "frame": None, "error": f"{type(exc).__name__}: {exc}{where}",
                 "duration": time.perf_counter() - t0}
+
+
+def _forget_model(model) -> None:
+    """Mesa 3.3 keeps every model alive in a class-level ``Agent._ids`` registry (keyed by
+    model; gone in Mesa 3.5): drop ours so a worker's memory stays flat over many runs."""
+    import mesa
+
+    ids = mesa.Agent.__dict__.get("_ids")
+    if isinstance(ids, dict):
+        ids.pop(model, None)
 
 
 def _write_shard(path: Path, frame: pd.DataFrame, meta: dict) -> None:
