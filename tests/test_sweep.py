@@ -523,3 +523,11 @@ def test_a_worker_keeps_no_finished_model_alive(tiny):
         assert res["status"] == "ok" and set(res["frame"]["metric"]) == {"adoption"}
     del res
     assert alive() == before
+
+
+def test_scheduler_without_dask_is_a_clear_error(tiny, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if dask[distributed] were not installed
+    assert main(["sweep", str(tiny), "--scheduler", "tcp://127.0.0.1:8786", "--out", str(tmp_path / "d")]) == 2
+    assert "--scheduler: Dask is not installed; install it with pip install 'adoptsim[dask]'" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+    assert main(["sweep", str(tiny), "--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"]) == 2

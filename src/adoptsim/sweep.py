@@ -588,6 +588,9 @@ def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler:
         raise AdoptsimError(f"{out}: --out: parent folder {out.parent} does not exist")
     if workers is not None and workers < 1:
         raise AdoptsimError(f"--workers: expected a whole number >= 1, got {workers}")
+    client = executor = None
+    if scheduler:  # connect before anything is written: a bad address leaves no folder behind
+        client, executor, n_workers = _dask_executor(scheduler)
     shards.mkdir(parents=True, exist_ok=True)
     for stale in shards.glob(".*.tmp"):  # writes cut short by a kill
         stale.unlink(missing_ok=True)
@@ -628,9 +631,7 @@ def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler:
     skipped = len({r.key for r in runs}) - len(queued)
 
     metrics = tuple(exp.spec.metrics)
-    client = None
     if scheduler:
-        client, executor, n_workers = _dask_executor(scheduler)
         kind = f"dask {scheduler}"
     else:
         n_workers = workers or os.cpu_count() or 1
