@@ -7,6 +7,7 @@ starts marked, and one fixed colour per origin, licence and vendor across all fi
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -54,33 +55,58 @@ def _dates(ax) -> None:
     ax.grid(True, alpha=0.3, linewidth=0.6)
 
 
+def _policy_groups(policies: list[dict]) -> list[tuple[int, str, list[str]]]:
+    """Policies grouped by start month and numbered in time order: (number, month, names)."""
+    months: dict[str, list[str]] = {}
+    for p in sorted(policies, key=lambda p: (p["start"], p["name"])):
+        months.setdefault(p["start"], []).append(p["name"])
+    return [(i, m, names) for i, (m, names) in enumerate(months.items(), start=1)]
+
+
 def _policy_marks(ax, policies: list[dict], label: bool) -> None:
-    """Dotted vertical lines at policy starts, numbered at the top (see :func:`_policy_note`)."""
-    numbers: dict[str, list[str]] = {}
-    for i, p in enumerate(sorted(policies, key=lambda p: p["start"]), start=1):
-        numbers.setdefault(p["start"], []).append(str(i))
-    for start, nums in numbers.items():
-        x = pd.Timestamp(start + "-01")
+    """Dotted vertical lines at policy starts; with ``label``, each start month gets its number
+    above the axes (staggered on up to three rows where months are close), named in the
+    figure's footnote (:func:`_policy_note`)."""
+    last_x: list[float] = []
+    for num, month, _ in _policy_groups(policies):
+        x = pd.Timestamp(month + "-01")
         ax.axvline(x, color="#777777", linestyle=":", linewidth=0.9, zorder=0)
-        if label:
-            ax.annotate(",".join(nums), (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2),
-                        textcoords="offset points", ha="center", va="bottom", fontsize=7, color="#555555")
+        if not label:
+            continue
+        xn = mdates.date2num(x)
+        level = next((k for k, prev in enumerate(last_x) if xn - prev > 75), None)
+        if level is None:
+            level = len(last_x) if len(last_x) < 3 else int(np.argmin(last_x))
+            if level == len(last_x):
+                last_x.append(xn)
+        last_x[level] = xn
+        ax.annotate(str(num), (x, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2 + 9 * level),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=7, color="#444444")
+    if label and last_x and ax.get_title():  # lift the title above the numbers
+        ax.set_title(ax.get_title(), pad=6 + 9 * len(last_x), fontsize=ax.title.get_fontsize())
 
 
-def _policy_note(fig, policies: list[dict]) -> None:
-    """A footnote that names the numbered policy markers."""
-    if not policies:
-        return
-    items = [f"{i} {p['name']} ({p['start']})" for i, p in
-             enumerate(sorted(policies, key=lambda p: p["start"]), start=1)]
-    lines, line = [], "Policies: "
-    for it in items:
-        if len(line) + len(it) > 150:
-            lines.append(line.rstrip("; "))
-            line = ""
-        line += it + "; "
-    lines.append(line.rstrip("; "))
-    fig.text(0.01, 0.005, "\n".join(lines), fontsize=7.5, color="#444444", ha="left", va="bottom")
+def _policy_lines(policies: list[dict], width: int = 185) -> list[str]:
+    items = [f"{num}\u00a0{month}: {', '.join(names)}" for num, month, names in _policy_groups(policies)]
+    if not items:
+        return []
+    return textwrap.wrap("Policy starts: " + "; ".join(items), width=width, subsequent_indent="  ",
+                         break_on_hyphens=False)
+
+
+def _note_figure(ncols: int, width: float, height: float, policies: list[dict]):
+    """A figure with ``ncols`` plot axes and, below them, a footnote row naming the policies."""
+    lines = _policy_lines(policies)
+    note_h = 0.16 * len(lines) + 0.08 if lines else 0.0
+    fig = plt.figure(figsize=(width, height + note_h), layout="constrained")
+    gs = fig.add_gridspec(2 if lines else 1, ncols, height_ratios=[height, note_h] if lines else None)
+    axes = [fig.add_subplot(gs[0, i]) for i in range(ncols)]
+    if lines:
+        note = fig.add_subplot(gs[1, :])
+        note.axis("off")
+        note.text(0.0, 1.0, "\n".join(lines), transform=note.transAxes, va="top", ha="left",
+                  fontsize=7.5, color="#444444")
+    return fig, axes
 
 
 def _draw_bands(ax, b: pd.DataFrame, labels: dict[str, str] | None = None, order: list[str] | None = None) -> None:
@@ -108,9 +134,8 @@ def adoption_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str 
                     scope_id: str = "world") -> Path:
     """Open vs closed and by origin: median with a 10–90% band across replicates."""
     n_rep = int(frame["replicate"].nunique())
-    n_pol = len(manifest.get("policies", []))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.4 + 0.15 * (n_pol // 6)), sharey=True, layout="constrained")
-    fig.get_layout_engine().set(rect=(0, 0.04 + 0.02 * (n_pol // 6), 1, 0.96 - 0.02 * (n_pol // 6)))
+    fig, axes = _note_figure(2, 12, 5.6, manifest.get("policies", []))
+    axes[1].sharey(axes[0])
     lic = band(frame, scope, scope_id, "share_license")
     total = band(frame, scope, scope_id, "adoption")
     total["key"] = "any model"
@@ -128,11 +153,10 @@ def adoption_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str 
         _policy_marks(ax, manifest.get("policies", []), label=True)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, frameon=False, fontsize=9)
     axes[1].set_ylabel("")
-    _policy_note(fig, manifest.get("policies", []))
     where = "world" if scope == "world" else f"{scope} {scope_id}"
     fig.suptitle(f"{manifest.get('scenario', '')}: AI model adoption, {where}\n"
                  f"median of {n_rep} replicate{'s' if n_rep != 1 else ''}, shaded band 10–90%; "
-                 "dotted lines: policy starts (numbered below)", fontsize=11)
+                 "dotted lines: policy starts (numbered, named below)", fontsize=11)
     return _save(fig, path)
 
 
@@ -291,7 +315,9 @@ def comparison_figure(base: pd.DataFrame, base_manifest: dict, alt: pd.DataFrame
     d.columns = ["q10", "q50", "q90"]
     d = d.reset_index()
     keys = sorted(set(a["key"]) | set(b["key"]))
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.4), layout="constrained")
+    extra = [p for p in alt_manifest.get("policies", [])
+             if p not in base_manifest.get("policies", [])]
+    fig, axes = _note_figure(2, 13, 5.6, extra)
     for key in keys:
         c = colour(key)
         ka, kb = a[a["key"] == key], b[b["key"] == key]
@@ -308,8 +334,6 @@ def comparison_figure(base: pd.DataFrame, base_manifest: dict, alt: pd.DataFrame
     na, nb = base_manifest.get("scenario", "A"), alt_manifest.get("scenario", "B")
     axes[0].set_title(f"{metric}: {nb} (solid) vs {na} (dashed)", fontsize=10)
     axes[1].set_title(f"difference {nb} − {na}, paired by replicate; band 10–90%", fontsize=10)
-    extra = [p for p in alt_manifest.get("policies", [])
-             if p not in base_manifest.get("policies", [])]
     for ax in axes:
         _dates(ax)
         _policy_marks(ax, extra, label=True)
@@ -434,7 +458,7 @@ def sweep_factor_figure(sw, path: Path, metric: str, factor: str, scope: str = "
     gx = [xs[i] for i in q.index]
     fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
     run_x = vals["x"] if numeric else vals["g"]
-    ax.scatter(run_x, vals["value"], s=8, color="#888888", alpha=0.35, linewidths=0, label="runs")
+    ax.scatter(run_x, vals["value"], s=14, color="#666666", alpha=0.5, linewidths=0, label="runs", zorder=3)
     ax.fill_between(gx, q[0.1], q[0.9], color="#3b4cc0", alpha=0.2, linewidth=0, label="10–90% of runs")
     ax.plot(gx, q[0.5], color="#3b4cc0", marker="o", linewidth=2, label="median")
     if not numeric:
