@@ -275,8 +275,11 @@ class CommunityPopulation:
             return np.full(m, float(self.size @ adopted) / self.total_size)
         if rows is None:
             return self.W @ adopted
-        # the same row sums as W @ adopted, on fewer rows (slicing costs about a matvec on half)
-        return self.W[rows] @ adopted if 2 * rows.size < self.n else (self.W @ adopted)[rows]
+        # the same row sums as W @ adopted, on fewer rows when that pays (slicing costs about a
+        # matvec on half the rows, plus a fixed overhead that dominates on small networks)
+        if 2 * rows.size < self.n and self.n >= 20_000:
+            return self.W[rows] @ adopted
+        return (self.W @ adopted)[rows]
 
     def neighbour_share(self, rows: np.ndarray) -> np.ndarray:
         """Size-weighted share of each chooser's neighbours on each vendor, shape (m, V)."""

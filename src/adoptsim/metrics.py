@@ -57,6 +57,10 @@ def _block(values: np.ndarray, scope_rows: np.ndarray, metric: str, keys: list[s
         "metric": np.full(T * Sb * K, metric, dtype=object),
         "key": np.tile(np.array(keys, dtype=object), T * Sb),
         "value": values.reshape(-1),
+        # the same labels as codes into short lists (tidy builds its categoricals from these)
+        "metric_name": metric,
+        "keys": list(keys),
+        "key_code": np.tile(np.arange(K), T * Sb),
     }
 
 
@@ -107,7 +111,23 @@ def compute_blocks(model) -> list[dict]:
     for b in blocks:
         b["scope_kind"] = np.array(kinds, dtype=object)[b["scope_row"]]
         b["scope_id"] = np.array(ids, dtype=object)[b["scope_row"]]
+        b["scope_kinds"], b["scope_ids"] = kinds, ids
     return blocks
+
+
+def _categorical(parts: list[tuple[np.ndarray, list[str]]], categories: list[str] | None = None) -> pd.Categorical:
+    """``pd.Categorical`` of the labels ``labels[codes]`` of every part, concatenated, built from
+    integer codes (much faster than from strings). Without ``categories``, the categories are the
+    sorted labels that occur, exactly as ``pd.Categorical(strings)`` would infer them."""
+    used = [(codes, labels, np.unique(codes)) for codes, labels in parts]
+    if categories is None:
+        categories = sorted({labels[i] for _, labels, u in used for i in u})
+        dtype = pd.Categorical(np.array(categories, dtype=object)).dtype
+    else:
+        dtype = pd.CategoricalDtype(categories=categories)
+    pos = {c: i for i, c in enumerate(categories)}
+    codes = [np.array([pos.get(label, -1) for label in labels], dtype=np.int64)[c] for c, labels, _ in used]
+    return pd.Categorical.from_codes(np.concatenate(codes) if codes else np.zeros(0, np.int64), dtype=dtype)
 
 
 def tidy(model, replicate: int = 0, metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
@@ -120,10 +140,11 @@ def tidy(model, replicate: int = 0, metrics: tuple[str, ...] | None = None) -> p
         "replicate": np.full(step.size, replicate, dtype=np.int32),
         "step": step.astype(np.int32),
         "date": dates[step - 1],
-        "scope": pd.Categorical(cat("scope_kind"), categories=["world", "region", "nation"]),
-        "scope_id": pd.Categorical(cat("scope_id")),
-        "metric": pd.Categorical(cat("metric"), categories=list(METRICS)),
-        "key": pd.Categorical(cat("key")),
+        "scope": _categorical([(b["scope_row"], b["scope_kinds"]) for b in blocks], ["world", "region", "nation"]),
+        "scope_id": _categorical([(b["scope_row"], b["scope_ids"]) for b in blocks]),
+        "metric": _categorical([(np.zeros(b["value"].size, np.int64), [b["metric_name"]]) for b in blocks],
+                               list(METRICS)),
+        "key": _categorical([(b["key_code"], b["keys"]) for b in blocks]),
         "value": cat("value").astype(np.float64),
     })
     return df[COLUMNS]
