@@ -303,6 +303,6 @@ def test_validation_report_command(tmp_path, monkeypatch):
     for name in ("bass.png", "logit.png", "brock_durlauf.png", "arthur.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (tmp_path / "docs" / "validation.md").read_text()
-    assert "FAIL" not in md and md.count("| pass |") >= 12
+    assert "FAIL" not in md and md.count("| pass |") >= 13
     for name in ("bass.png", "logit.png", "brock_durlauf.png", "arthur.png"):
         assert f"(validation/{name})" in md
