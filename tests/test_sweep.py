@@ -463,6 +463,10 @@ def test_cli_end_to_end_with_plots(tiny, tmp_path, capsys):
     assert main(["plot", str(out), "--metric", "share_origin", "--key", "CN", "--by", "nation",
                  "--scope", "BR"]) == 0
     assert "share_origin_CN_BR_runs.png" in capsys.readouterr().out
+    assert main(["plot", str(out), "--date", "2025-06"]) == 0
+    assert "adoption_2025-06_vs_choice.trust.png" in capsys.readouterr().out
+    assert main(["plot", str(out), "--date", "2025-07"]) == 2
+    assert "--date: the sweep summarised only the final month and 2025-06" in capsys.readouterr().err
     assert main(["plot", str(out), "--metric", "hhi"]) == 2
     assert "kept only adoption, share_origin, capability" in capsys.readouterr().err
     assert main(["plot", str(out), "--metric", "share_origin", "--key", "XX"]) == 2

@@ -121,7 +121,8 @@ def cmd_plot(args) -> int:
     if is_sweep_folder(args.results):
         from .plotting import draw_sweep_plots
 
-        for p in draw_sweep_plots(args.results, metric=args.metric, by=args.by, scope=args.scope, key=args.key):
+        for p in draw_sweep_plots(args.results, metric=args.metric, by=args.by, scope=args.scope, key=args.key,
+                                  date=getattr(args, "date", None)):
             print(p)
         return 0
     res = load_results(args.results)

@@ -551,9 +551,10 @@ def sweep_curves_figure(sw, path: Path, metric: str, scope: str = "world", scope
 
 
 def draw_sweep_plots(folder, metric: str | None = None, by: str = "world", scope: list[str] | None = None,
-                     key: str | None = None) -> list[Path]:
-    """The standard figures of a sweep folder into ``folder/plots``: the metric against each
-    factor, a heat map over the first two factors, and all runs' curves."""
+                     key: str | None = None, date: str | None = None) -> list[Path]:
+    """The standard figures of a sweep folder into ``folder/plots``: the metric (at each run's
+    final month, or at ``date``, one of the experiment's ``dates``) against each factor, a heat
+    map over the first two factors, and all runs' curves."""
     from .errors import AdoptsimError
     from .sweep import load_sweep
 
@@ -562,6 +563,9 @@ def draw_sweep_plots(folder, metric: str | None = None, by: str = "world", scope
     metric = metric or (metrics[0] if metrics else "adoption")
     if metric not in metrics:
         raise AdoptsimError(f"--metric: the sweep kept only {', '.join(metrics)}; got {metric!r}")
+    if date is not None and date not in sw.manifest.get("dates", []):
+        raise AdoptsimError(f"--date: the sweep summarised only the final month and "
+                            f"{', '.join(sw.manifest.get('dates', [])) or 'no other date'}; got {date!r}")
     if by == "world":
         ids = ["world"]
     else:
@@ -578,10 +582,74 @@ def draw_sweep_plots(folder, metric: str | None = None, by: str = "world", scope
     for sid in ids:
         k = _sweep_key(sw.endpoints, metric, by, sid, key)
         tag = f"{metric}" + (f"_{k}" if k else "") + ("" if by == "world" else f"_{sid}")
+        when = f"_{date}" if date else ""
         for f in factors:
-            paths.append(sweep_factor_figure(sw, out / f"{tag}_vs_{f}.png", metric, f, by, sid, k))
+            paths.append(sweep_factor_figure(sw, out / f"{tag}{when}_vs_{f}.png", metric, f, by, sid, k, date))
         if len(factors) >= 2:
-            paths.append(sweep_heatmap_figure(sw, out / f"{tag}_{factors[0]}_x_{factors[1]}.png", metric,
-                                              factors[0], factors[1], by, sid, k))
+            paths.append(sweep_heatmap_figure(sw, out / f"{tag}{when}_{factors[0]}_x_{factors[1]}.png", metric,
+                                              factors[0], factors[1], by, sid, k, date))
         paths.append(sweep_curves_figure(sw, out / f"{tag}_runs.png", metric, by, sid, k))
     return paths
+
+
+# ---- analysis figures (adoptsim compare / discover / target) ----------------------------
+
+RESULT_COLOURS = ("#444444", "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+                  "#17becf", "#bcbd22")
+
+
+def compare_figure(curves: pd.DataFrame, differences: pd.DataFrame, path: Path, metric: str, where: str,
+                   policies: list[dict] | None = None, max_keys: int = 4) -> Path:
+    """Several results against the first (reference): per key, the median and 10–90% band of
+    each results (left) and of each one's difference from the reference (right; solid and
+    labelled "paired" when replicates share seeds, dashed "unpaired" otherwise). Keys are those
+    with the largest mean difference (at most ``max_keys``; the tables hold them all)."""
+    labels = list(dict.fromkeys(curves["results"]))
+    col = {lab: RESULT_COLOURS[i % len(RESULT_COLOURS)] for i, lab in enumerate(labels)}
+    keys = sorted(set(curves["key"]))
+    if not differences.empty:
+        size = differences.groupby("key")["mean"].apply(lambda s: s.abs().max())
+        keys = sorted(keys, key=lambda k: (-float(size.get(k, 0.0)), k))
+    shown = keys[:max_keys]
+    lines = _policy_lines(policies or [])
+    note_h = 0.16 * len(lines) + 0.08 if lines else 0.0
+    fig = plt.figure(figsize=(12.5, 0.5 + 3.1 * len(shown) + note_h), layout="constrained")
+    gs = fig.add_gridspec(len(shown) + (1 if lines else 0), 2,
+                          height_ratios=[3.1] * len(shown) + ([note_h] if lines else []))
+    for row, key in enumerate(shown):
+        ax_c, ax_d = fig.add_subplot(gs[row, 0]), fig.add_subplot(gs[row, 1])
+        for lab in labels:
+            k = curves[(curves["results"] == lab) & (curves["key"] == key)]
+            ax_c.fill_between(k["date"], k["q10"], k["q90"], color=col[lab], alpha=0.15, linewidth=0)
+            ax_c.plot(k["date"], k["q50"], color=col[lab], linewidth=1.8,
+                      label=lab + (" (reference)" if lab == labels[0] else ""))
+        for lab in labels[1:]:
+            d = differences[(differences["results"] == lab) & (differences["key"] == key)]
+            if d.empty:
+                continue
+            paired = bool(d["paired"].iloc[0])
+            ax_d.fill_between(d["date"], d["q10"], d["q90"], color=col[lab], alpha=0.2 if paired else 0.1,
+                              linewidth=0, hatch=None if paired else "///")
+            ax_d.plot(d["date"], d["q50"], color=col[lab], linewidth=1.8, linestyle="-" if paired else "--",
+                      label=f"{lab} − {labels[0]} ({'paired' if paired else 'unpaired'})")
+        ax_d.axhline(0, color="#333333", linewidth=0.8)
+        _share_axis(ax_c, metric)
+        if metric in SHARE_METRICS - {"hhi"}:
+            ax_c.set_ylim(auto=True)
+            ax_d.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+        name = metric + (f" [{key}]" if key else "")
+        ax_c.set_title(f"{name}: median and 10–90% across replicates", fontsize=10)
+        ax_d.set_title(f"{name}: difference from {labels[0]}, 10–90%", fontsize=10)
+        ax_d.set_ylabel("difference" + (" (share points)" if metric in SHARE_METRICS else ""))
+        for ax in (ax_c, ax_d):
+            _dates(ax)
+            _policy_marks(ax, policies or [], label=row == 0)
+            ax.legend(frameon=False, fontsize=8, loc="best")
+    if lines:
+        note = fig.add_subplot(gs[-1, :])
+        note.axis("off")
+        note.text(0.0, 1.0, "\n".join(lines), transform=note.transAxes, va="top", ha="left", fontsize=7.5,
+                  color="#444444")
+    more = f" (showing {len(shown)} of {len(keys)} keys, largest differences first)" if len(keys) > len(shown) else ""
+    fig.suptitle(f"{metric}, {where}: {len(labels)} results vs {labels[0]}{more}", fontsize=11)
+    return _save(fig, path)
