@@ -10,7 +10,7 @@ replicates to run of every design point::
     metrics = ["adoption", "share_origin"]     # metrics kept in every run's shard
     dates = ["2027-12"]                        # summary dates besides each run's final month
     [design]
-    method = "grid"                            # grid | list | lhs | sobol
+    method = "grid"                            # grid | list | lhs | sobol | oat
     samples = 64                               # lhs and sobol only
     [[factors]]
     path = "policies.chip_ban.chip_access"     # any scalar field of the resolved scenario
@@ -21,6 +21,8 @@ slowest); ``list`` zips them (equal lengths); ``lhs`` and ``sobol`` draw ``sampl
 the unit hypercube with :class:`scipy.stats.qmc.LatinHypercube` / :class:`~scipy.stats.qmc.Sobol`
 (scrambled, seeded from the experiment seed) and map them onto each factor's ``range`` (linear;
 rounded for whole-number fields) or onto its ``values`` (equal-probability bins).
+``oat`` (one at a time) is the central point plus each factor alone at its low and high value
+(see :func:`adoptsim.sensitivity.oat_points`).
 
 **Factor paths** name a field of the resolved scenario: ``adoption.p``, ``choice.trust``,
 ``network.degree``, ``sectors.government.trust``, ``nations.BR.optimism``,
@@ -77,7 +79,7 @@ from .months import format_month, parse_month
 from .policies import REGISTRY
 from .scenario import Nation, Scenario, Sector, Vendor, _message, load_raw, parse_scenario, read_toml
 
-METHODS = ("grid", "list", "lhs", "sobol")
+METHODS = ("grid", "list", "lhs", "sobol", "oat")
 DEFAULT_METRICS = ("adoption", "share_license", "share_origin", "share_vendor")
 Scalar = bool | int | float | str
 EXIT_FAILED_RUNS = 3  # the sweep finished but some runs failed
@@ -105,7 +107,7 @@ class Factor(_Strict):
 
 
 class Design(_Strict):
-    method: Literal["grid", "list", "lhs", "sobol"] = "grid"
+    method: Literal["grid", "list", "lhs", "sobol", "oat"] = "grid"
     samples: Annotated[int, Field(ge=1, le=10_000_000)] | None = None
 
 
@@ -359,6 +361,15 @@ def load_experiment(path: str | Path) -> Experiment:
             if len(lengths) > 1:
                 problems.append(Problem(file, "factors", "design 'list' zips the factors' values: they need "
                                         f"equal lengths, got {[len(f.values or []) for f in spec.factors]}"))
+    elif method == "oat":  # one factor at a time: see adoptsim.sensitivity.oat_points
+        if spec.design.samples is not None:
+            problems.append(Problem(file, "design.samples", "'samples' is for 'lhs' and 'sobol', not 'oat'"))
+        if not spec.factors:
+            problems.append(Problem(file, "factors", "design 'oat' needs at least one [[factors]]"))
+        for i, f in enumerate(spec.factors):
+            if f.values is not None and len(f.values) != 3:
+                problems.append(Problem(file, f"factors[{i}].values", "design 'oat' needs exactly 3 values "
+                                        f"[low, central, high] (or a 'range'), got {len(f.values)}"))
     else:
         n = spec.design.samples
         if n is None:
@@ -379,6 +390,10 @@ def load_experiment(path: str | Path) -> Experiment:
         points = [dict(zip([f.path for f in fs], combo)) for combo in itertools.product(*[f.values for f in fs])]
     elif method == "list":
         points = [dict(zip([f.path for f in fs], combo)) for combo in zip(*[f.values for f in fs])]
+    elif method == "oat":
+        from .sensitivity import oat_points
+
+        points = oat_points(fs, base, locators, integer)
     else:
         u = _unit_design(spec)
         cols = [_map_unit(u[:, j], f, integer[f.path]) for j, f in enumerate(fs)]
@@ -615,8 +630,11 @@ def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler:
         results.atomic_write_text(out / "experiment.toml", exp.text)
         results.atomic_write_text(out / "scenario.resolved.toml", exp.base.to_toml())
 
+    else:  # resuming: keep the original creation time
+        manifest["created"] = json.loads((out / "manifest.json").read_text()).get("created", manifest["created"])
+        manifest["resumed"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
     index_path = out / "runs.index.jsonl"
-    index = _read_index(index_path)
     todo: list[RunSpec] = []
     queued: set[str] = set()
     failed_now: dict[str, str] = {}
