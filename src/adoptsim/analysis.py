@@ -3,6 +3,10 @@ calibration build on these)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 
 
@@ -112,3 +116,195 @@ def target_check(metrics: pd.DataFrame) -> pd.DataFrame:
             inside = bool(lo <= med <= hi)
         out.append({"target": name, "median": med, "low": lo, "high": hi, "inside": inside})
     return pd.DataFrame(out)
+
+
+# ---- comparisons of results folders (adoptsim compare) -----------------------------------
+
+def select_values(frame: pd.DataFrame, metric: str, scope: str = "world", scope_id: str = "world",
+                  key: str | None = None) -> pd.DataFrame:
+    """One metric's per-replicate values in one scope: columns ``replicate, date, key, value``
+    (plain dtypes, sorted)."""
+    sel = frame[(frame["metric"] == metric) & (frame["scope"] == scope) & (frame["scope_id"] == scope_id)]
+    out = pd.DataFrame({"replicate": sel["replicate"].to_numpy(dtype=np.int64),
+                        "date": pd.to_datetime(sel["date"]).to_numpy(dtype="datetime64[ns]"),
+                        "key": sel["key"].astype(str).to_numpy(dtype=object),
+                        "value": sel["value"].to_numpy(dtype=float)})
+    if key is not None:
+        out = out[out["key"] == key]
+    return out.sort_values(["key", "date", "replicate"], kind="stable").reset_index(drop=True)
+
+
+def quantile_table(values: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``n, mean, q10, q50, q90`` of ``value`` per group (linear-interpolated quantiles)."""
+    g = values.groupby(by, sort=True)["value"]
+    out = g.agg(n="count", mean="mean")
+    q = g.quantile([0.1, 0.5, 0.9]).unstack(-1)
+    q.columns = ["q10", "q50", "q90"]
+    out = out.join(q).reset_index()
+    out["n"] = out["n"].astype(np.int64)
+    return out
+
+
+def shares_seeds(manifest_a: dict, reps_a, manifest_b: dict, reps_b) -> bool:
+    """True when two results share random numbers replicate by replicate: the same manifest
+    seed and the same set of replicate ids (then replicate r of both used the same seed)."""
+    sa, sb = manifest_a.get("seed"), manifest_b.get("seed")
+    return sa is not None and sa == sb and set(map(int, reps_a)) == set(map(int, reps_b))
+
+
+def _fill_missing_keys(a: pd.DataFrame, b: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Shares of a key (vendor, origin) absent from one run are 0 there; other metrics compare
+    only the keys both have."""
+    ka, kb = set(a["key"]), set(b["key"])
+    if not metric.startswith("share_") or ka == kb:
+        keep = ka & kb
+        return a[a["key"].isin(keep)], b[b["key"].isin(keep)]
+
+    def add(f: pd.DataFrame, missing: set[str]) -> pd.DataFrame:
+        if not missing:
+            return f
+        grid = f[["replicate", "date"]].drop_duplicates()
+        extra = pd.concat([grid.assign(key=k, value=0.0) for k in sorted(missing)], ignore_index=True)
+        return pd.concat([f, extra[f.columns]], ignore_index=True)
+
+    return add(a, kb - ka), add(b, ka - kb)
+
+
+def difference(ref: pd.DataFrame, other: pd.DataFrame, paired: bool) -> pd.DataFrame:
+    """Distribution of ``other − ref`` per date and key from two :func:`select_values` tables.
+
+    * ``paired``: replicate r minus replicate r (common random numbers: both runs drew the same
+      random numbers where their rules agree, so the difference is the change's effect);
+    * unpaired: every replicate of ``other`` minus every replicate of ``ref`` (all
+      n_other·n_ref differences), which is the distribution of the difference of two
+      independent draws — deterministic, no random pairing.
+
+    Returns ``date, key, n, mean, q10, q50, q90`` (``n`` the number of differences).
+    """
+    if paired:
+        m = other.merge(ref, on=["replicate", "date", "key"], suffixes=("", "_ref"))
+    else:
+        m = other.merge(ref.drop(columns="replicate"), on=["date", "key"], suffixes=("", "_ref"))
+    m = m.assign(value=m["value"] - m["value_ref"])
+    return quantile_table(m[["date", "key", "value"]], ["date", "key"])
+
+
+def compare_results(items: list[tuple[str, pd.DataFrame, dict]], metric: str, scope: str = "world",
+                    scope_id: str = "world", key: str | None = None,
+                    paired: bool | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Curves and differences of several results (``(label, timeseries, manifest)``; the first is
+    the reference).
+
+    Returns ``(curves, differences)``: ``curves`` has ``results, date, key, n, mean, q10, q50,
+    q90`` across replicates; ``differences`` has ``results, reference, date, key, paired, n,
+    mean, q10, q50, q90`` of each other results minus the reference. ``paired=None`` pairs by
+    replicate exactly when :func:`shares_seeds` says the runs share seeds; ``True``/``False``
+    force it (``True`` raises ValueError when they do not share seeds)."""
+    if len(items) < 1:
+        raise ValueError("compare_results needs at least one results")
+    vals = [(label, select_values(frame, metric, scope, scope_id, key), man) for label, frame, man in items]
+    curves = pd.concat([quantile_table(v, ["date", "key"]).assign(results=label) for label, v, _ in vals],
+                       ignore_index=True)
+    ref_label, ref, ref_man = vals[0]
+    diffs = []
+    for label, v, man in vals[1:]:
+        share = shares_seeds(ref_man, ref["replicate"].unique(), man, v["replicate"].unique())
+        if paired and not share:
+            raise ValueError(f"{label} and {ref_label} do not share seeds (manifest seed and replicate ids); "
+                             "a paired difference needs common random numbers")
+        use = share if paired is None else paired
+        a, b = _fill_missing_keys(ref, v, metric)
+        diffs.append(difference(a, b, use).assign(results=label, reference=ref_label, paired=bool(use)))
+    cols = ["results", "reference", "date", "key", "paired", "n", "mean", "q10", "q50", "q90"]
+    differences = (pd.concat(diffs, ignore_index=True)[cols] if diffs
+                   else pd.DataFrame({c: pd.Series(dtype=object) for c in cols}))
+    curves = curves[["results", "date", "key", "n", "mean", "q10", "q50", "q90"]]
+    return curves, differences
+
+
+def band_width(table: pd.DataFrame, since: str | None = None) -> float:
+    """Mean 10–90% width (``q90 − q10``) of a quantile table, over dates from ``since``
+    (``YYYY-MM``) on."""
+    t = table if since is None else table[pd.to_datetime(table["date"]) >= pd.Timestamp(since + "-01")]
+    return float((t["q90"] - t["q10"]).mean())
+
+
+def _labels(paths: list[Path]) -> list[str]:
+    """Folder names, or the paths as given where two folders share a name."""
+    names = [p.name for p in paths]
+    out = [str(p) if names.count(p.name) > 1 else p.name for p in paths]
+    return [lab if out.count(lab) == 1 else f"{lab} [{i + 1}]" for i, lab in enumerate(out)]
+
+
+def _analysis_manifest(kind: str, **fields) -> dict:
+    import sys
+    from datetime import datetime, timezone
+
+    from .results import versions
+
+    return {"kind": kind, **fields, "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": versions()}
+
+
+def run_compare(folders: list[str | Path], out: str | Path, metric: str = "share_origin", scope: str = "world",
+                scope_id: str | None = None, key: str | None = None, fmt: str = "parquet",
+                figure_format: str = "png", paired: bool | None = None) -> Path:
+    """``adoptsim compare RESULTS... --out DIR``: load results folders (the first is the
+    reference), write ``compare.<fmt>`` and ``differences.<fmt>`` (:func:`compare_results`),
+    ``compare.<figure_format>`` and ``manifest.json`` into ``out`` (atomically: the folder
+    appears only when complete). Returns ``out``."""
+    from .errors import AdoptsimError
+    from .metrics import METRICS
+    from .plotting import compare_figure
+    from .results import FORMATS, atomic_write_text, load_results, publish_dir, write_table
+
+    if metric not in METRICS:
+        raise AdoptsimError(f"--metric: unknown metric {metric!r}; expected one of: {', '.join(METRICS)}")
+    if scope not in ("world", "region", "nation"):
+        raise AdoptsimError(f"--scope: expected world, region or nation, got {scope!r}")
+    if fmt not in FORMATS:
+        raise AdoptsimError(f"--format: expected parquet or csv for the tables, got {fmt!r}")
+    if len(folders) < 2:
+        raise AdoptsimError("compare: give at least two results folders (the first is the reference)")
+    scope_id = "world" if scope == "world" else scope_id
+    if scope_id is None:
+        raise AdoptsimError(f"--scope-id: name the {scope} to compare with --scope {scope}")
+    paths = [Path(f) for f in folders]
+    loaded = [load_results(p) for p in paths]
+    for res in loaded:
+        sel = res.frame[(res.frame["scope"] == scope) & (res.frame["metric"] == metric)]
+        known = sorted(map(str, sel["scope_id"].unique()))
+        if scope_id not in known:
+            raise AdoptsimError(f"--scope-id: no {scope} {scope_id!r} with metric {metric!r} in {res.path}; "
+                                f"known: {', '.join(known) or '(none)'}")
+        if key is not None:
+            keys = sorted(map(str, sel.loc[sel["scope_id"] == scope_id, "key"].unique()))
+            if key not in keys:
+                raise AdoptsimError(f"--key: no key {key!r} for {metric!r} in {res.path}; known: {', '.join(keys)}")
+    labels = _labels(paths)
+    try:
+        curves, diffs = compare_results([(lab, r.frame, r.manifest) for lab, r in zip(labels, loaded)],
+                                        metric, scope, scope_id, key, paired)
+    except ValueError as exc:
+        raise AdoptsimError(f"compare: {exc}") from None
+    pairing = {lab: bool(diffs.loc[diffs["results"] == lab, "paired"].iloc[0]) if (diffs["results"] == lab).any()
+               else None for lab in labels[1:]}
+    policies = []
+    for r in loaded:
+        policies += [p for p in r.manifest.get("policies", []) if p not in policies]
+    meta = _analysis_manifest(
+        "compare", reference=labels[0], metric=metric, scope=scope, scope_id=scope_id, key=key,
+        results=[{"label": lab, "path": str(p), "scenario": r.manifest.get("scenario"), "seed": r.manifest.get("seed"),
+                  "replicates": r.manifest.get("replicates"), "scenario_hash": r.manifest.get("scenario_hash"),
+                  "paired_with_reference": pairing.get(lab)} for lab, p, r in zip(labels, paths, loaded)],
+        pairing="paired: replicate r minus reference replicate r (same manifest seed and replicate ids); "
+                "unpaired: every replicate minus every reference replicate (difference of independent draws)")
+    where = "world" if scope == "world" else f"{scope} {scope_id}"
+
+    def build(tmp: Path) -> None:
+        write_table(curves, tmp / "compare", fmt)
+        write_table(diffs, tmp / "differences", fmt)
+        compare_figure(curves, diffs, tmp / f"compare.{figure_format}", metric, where, policies)
+        atomic_write_text(tmp / "manifest.json", json.dumps(meta, indent=2, default=str) + "\n")
+
+    return publish_dir(build, Path(out))

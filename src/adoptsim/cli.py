@@ -194,9 +194,36 @@ def _compare(base_dir, alt_dir, metric: str, by: str, scope_id: str, fmt: str, o
     return 0
 
 
+FIGURE_FORMATS = ("png", "svg", "pdf")
+SCOPES = ("world", "region", "nation")
+
+
 def cmd_compare(args) -> int:
-    scope = (args.scope or ["world"])[0] if args.by != "world" else "world"
-    return _compare(args.baseline, args.scenario, args.metric, args.by, scope, args.format, args.out)
+    if args.by is not None:  # the two-folder form: --by LEVEL --scope ID
+        level, sid = args.by, args.scope_id or args.scope
+    elif args.scope is None or args.scope in SCOPES:
+        level, sid = args.scope or "world", args.scope_id
+    else:
+        raise AdoptsimError(f"--scope: expected world, region or nation, got {args.scope!r} "
+                            "(name the region or nation with --scope-id)")
+    if level == "world":
+        sid = "world"
+    elif sid is None:
+        raise AdoptsimError(f"--scope-id: name the {level} to compare")
+    image_out = args.out is not None and args.out.suffix.lower().lstrip(".") in FIGURE_FORMATS
+    if (len(args.results) == 2 and (args.out is None or image_out) and args.key is None
+            and args.format in FIGURE_FORMATS):  # as before: one figure into SCENARIO/plots/
+        return _compare(args.results[0], args.results[1], args.metric, level, sid, args.format, args.out)
+    if image_out:
+        raise AdoptsimError(f"--out: with {len(args.results)} results folders --out is a folder, got {args.out}")
+    from .analysis import run_compare
+    from .results import prepare_out_dir
+
+    out = prepare_out_dir(args.out, Path("results") / "compare", args.overwrite)
+    table_fmt = args.format if args.format in ("parquet", "csv") else "parquet"
+    fig_fmt = args.format if args.format in FIGURE_FORMATS else "png"
+    print(run_compare(args.results, out, args.metric, level, sid, args.key, table_fmt, fig_fmt))
+    return 0
 
 
 def cmd_list(args) -> int:
@@ -257,14 +284,21 @@ def build_parser() -> argparse.ArgumentParser:
                     help="compare with another results folder (same as 'compare BASELINE RESULTS')")
     pl.set_defaults(func=cmd_plot)
 
-    cp = sub.add_parser("compare", help="baseline-vs-scenario figure of two results folders")
-    cp.add_argument("baseline", help="results folder of the baseline")
-    cp.add_argument("scenario", help="results folder of the scenario (the figure goes in its plots/)")
+    cp = sub.add_parser("compare", help="compare results folders: curves, paired differences, figure")
+    cp.add_argument("results", nargs="+", metavar="RESULTS",
+                    help="results folders; the first is the reference (baseline)")
     cp.add_argument("--metric", default="share_origin", help="metric (default share_origin)")
-    cp.add_argument("--by", choices=["world", "region", "nation"], default="world", help="scope level")
-    cp.add_argument("--scope", nargs=1, default=None, help="region or nation id (with --by)")
-    cp.add_argument("--format", choices=["png", "svg", "pdf"], default="png", help="figure format (default png)")
-    cp.add_argument("--out", type=Path, default=None, help="figure file (default SCENARIO/plots/compare_*.FORMAT)")
+    cp.add_argument("--scope", default=None,
+                    help="scope level world|region|nation (default world); with --by: the region or nation id")
+    cp.add_argument("--scope-id", default=None, help="region or nation id (with --scope region|nation)")
+    cp.add_argument("--key", default=None, help="only this key (vendor, licence, origin)")
+    cp.add_argument("--by", choices=list(SCOPES), default=None, help="two-folder form: scope level (id in --scope)")
+    cp.add_argument("--format", choices=["parquet", "csv", *FIGURE_FORMATS], default="png",
+                    help="table format parquet|csv, or figure format png|svg|pdf (default parquet tables, png figure)")
+    cp.add_argument("--out", type=Path, default=None,
+                    help="output folder (default results/compare); two folders and no --out: one figure "
+                         "into SCENARIO/plots/ as before (or --out FILE.png)")
+    cp.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     cp.set_defaults(func=cmd_compare)
 
     sw = sub.add_parser("sweep", help="run an experiment: many scenario variants and replicates")
