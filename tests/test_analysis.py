@@ -89,3 +89,113 @@ def test_compare_command_writes_tables_figure_manifest(world_pair, tmp_path, cap
     assert main(["compare", w, s, "--out", str(tmp_path / "bad"), "--key", "nope"]) == 2
     assert main(["compare", w, s, "--out", str(tmp_path / "bad"), "--scope", "Latin America"]) == 2
     assert not (tmp_path / "bad").exists()
+
+
+# ---- scenario discovery (PRIM) -------------------------------------------------------------
+
+def test_prim_finds_a_known_box():
+    """Outcome = x1 > 0.7 and x2 < 0.4 over 2,000 uniform points in [0, 1]^3: the chosen box
+    (largest with density >= 0.95) bounds x1 from below near 0.7 and x2 from above near 0.4,
+    leaves the irrelevant x3 unrestricted, and keeps almost every hit. Each peel removes 5% of
+    the box, so a bound can overshoot the true edge by about one peel (~0.03 here)."""
+    from adoptsim.discovery import box_table, choose_box, in_box, prim
+
+    rng = np.random.default_rng(20260101)
+    X = pd.DataFrame(rng.random((2000, 3)), columns=["x1", "x2", "x3"])
+    y = ((X["x1"] > 0.7) & (X["x2"] < 0.4)).to_numpy()
+    traj = prim(X, y, alpha=0.05, min_mass=0.05)
+    assert traj["mass"].iloc[-1] >= 0.05 and traj["density"].is_monotonic_increasing
+    assert (np.diff(traj["mass"]) < 0).all()
+    step, why = choose_box(traj, min_density=0.95)
+    box = box_table(traj, step, X).set_index("factor")
+    assert abs(box.loc["x1", "low"] - 0.7) < 0.04 and box.loc["x1", "high"] > 0.99
+    assert abs(box.loc["x2", "high"] - 0.4) < 0.04 and box.loc["x2", "low"] < 0.01
+    assert box.loc["x1", "restricted"] and box.loc["x2", "restricted"] and not box.loc["x3", "restricted"]
+    row = traj.loc[traj["step"] == step].iloc[0]
+    assert row["density"] >= 0.95 and row["coverage"] >= 0.9
+    inside = in_box(X, box.reset_index())
+    assert inside.sum() == row["n"] and y[inside].mean() == pytest.approx(row["density"])
+    # the default choice (the knee) is also a dense box with high coverage here
+    knee, _ = choose_box(traj)
+    k = traj.loc[traj["step"] == knee].iloc[0]
+    assert k["density"] > 0.8 and k["coverage"] > 0.8
+
+
+def test_prim_peels_grid_levels_and_categories():
+    """On a grid design (ties at every level) a peel removes a whole level; a categorical
+    factor is peeled one category at a time. Outcome: level >= 3 and kind == 'b'."""
+    from adoptsim.discovery import box_table, choose_box, prim
+
+    levels, kinds = np.arange(5.0), np.array(["a", "b", "c"])
+    X = pd.DataFrame([(lv, k) for lv in levels for k in kinds for _ in range(10)], columns=["level", "kind"])
+    y = ((X["level"] >= 3) & (X["kind"] == "b")).to_numpy()
+    traj = prim(X, y)
+    step, _ = choose_box(traj, min_density=1.0)
+    box = box_table(traj, step, X).set_index("factor")
+    assert box.loc["level", "low"] == 3 and box.loc["level", "high"] == 4
+    assert box.loc["kind", "categories"] == "b"
+    assert traj.loc[traj["step"] == step, "coverage"].iloc[0] == 1.0
+
+
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory):
+    """A real Latin-hypercube sweep of the stylised world: trust weight, DeepSeek's price and
+    Bass q (24 points x 2 replicates)."""
+    root = tmp_path_factory.mktemp("discovery")
+    exp = write(root, "disc.toml", f"""
+        description = "discovery test sweep"
+        scenario = "{EXAMPLES / 'world.toml'}"
+        replicates = 2
+        seed = 5
+        metrics = ["adoption", "share_origin"]
+        dates = ["2027-12"]
+        [design]
+        method = "lhs"
+        samples = 24
+        [[factors]]
+        path = "choice.trust"
+        range = [0.0, 5.0]
+        [[factors]]
+        path = "vendors.deepseek.price"
+        range = [0.2, 10.0]
+        [[factors]]
+        path = "adoption.q"
+        range = [0.1, 0.5]
+        """)
+    out = root / "sweep"
+    assert main(["sweep", str(exp), "--workers", "1", "--out", str(out)]) == 0
+    return out
+
+
+def test_discover_on_a_real_sweep(small_sweep, tmp_path, capsys):
+    """A high Chinese share at the end goes with a low weight on trust (Chinese models are
+    cheaper; trust favours US models in most nations): the chosen box caps choice.trust well
+    below the top of its range and is denser in hits than the whole sweep."""
+    out = tmp_path / "disc"
+    assert main(["discover", str(small_sweep), "--metric", "share_origin", "--key", "CN", "--above", "0.52",
+                 "--out", str(out)]) == 0
+    assert "chosen box" in capsys.readouterr().out
+    traj = pd.read_parquet(out / "prim_trajectory.parquet")
+    box = pd.read_parquet(out / "prim_box.parquet").set_index("factor")
+    cases = pd.read_parquet(out / "cases.parquet")
+    meta = json.loads((out / "manifest.json").read_text())
+    assert len(cases) == 48 and set(cases["outcome"]) == {True, False}
+    assert {"step", "coverage", "density", "mass", "low:choice.trust", "high:choice.trust"} <= set(traj.columns)
+    chosen = traj.loc[traj["step"] == meta["chosen_step"]].iloc[0]
+    assert chosen["density"] > 1.5 * traj["density"].iloc[0] and chosen["mass"] >= 0.05
+    assert box.loc["choice.trust", "restricted"] and box.loc["choice.trust", "high"] < 3.5
+    assert (out / "discovery.png").stat().st_size > 30_000
+    # a date that was not summarised is read from the shards; CSV on request
+    out2 = tmp_path / "disc2"
+    assert main(["discover", str(small_sweep), "--metric", "adoption", "--scope", "region", "--scope-id",
+                 "Latin America", "--date", "2026-06", "--below", "0.9", "--min-density", "0.9",
+                 "--format", "csv", "--out", str(out2)]) == 0
+    c2 = pd.read_csv(out2 / "cases.csv")
+    assert len(c2) == 48
+    capsys.readouterr()
+    assert main(["discover", str(small_sweep), "--metric", "capability", "--above", "1", "--out",
+                 str(tmp_path / "bad")]) == 2
+    assert "kept only" in capsys.readouterr().err
+    assert main(["discover", str(small_sweep), "--metric", "adoption", "--scope", "nation", "--scope-id", "XX",
+                 "--above", "0.5", "--out", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()

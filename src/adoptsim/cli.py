@@ -226,6 +226,31 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _interrupted(out) -> int:
+    print(f"interrupted: finished runs are stored in {out}; continue with --out {out} --resume", file=sys.stderr)
+    return 130
+
+
+def cmd_sensitivity(args) -> int:
+    from .sensitivity import run_sensitivity
+    from .sweep import load_experiment
+
+    exp = load_experiment(args.experiment)
+    if args.workers is not None and args.scheduler:
+        raise AdoptsimError("--workers and --scheduler: give one or the other")
+    try:
+        rep = run_sensitivity(exp, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
+                              by=args.by, fmt=args.format, metric=args.metric, key=args.key)
+    except KeyboardInterrupt:
+        return _interrupted(args.out)
+    for line in rep.sweep.errors[:10]:
+        print(f"failed: {line}", file=sys.stderr)
+    what = "Sobol' indices" if rep.method == "sobol" else "OAT tornado"
+    print(f"{exp.name}: {what} over {len(exp.factor_paths)} factor(s), {rep.sweep.runs} run(s) "
+          f"({rep.sweep.ok} ok, {rep.sweep.failed} failed, {rep.sweep.skipped} already stored) -> {rep.out}")
+    return rep.exit_code
+
+
 def cmd_list(args) -> int:
     roots = _bundled_roots()
     if not roots:
@@ -309,6 +334,19 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--resume", action="store_true", help="continue a sweep in --out, skipping stored runs")
     sw.add_argument("--out", type=Path, default=None, help="sweep folder (default results/<experiment>)")
     sw.set_defaults(func=cmd_sweep)
+
+    se = sub.add_parser("sensitivity", help="Sobol' indices or an OAT tornado of an experiment's factors")
+    se.add_argument("experiment", help="experiment TOML file with [design] method = 'sobol' or 'oat'")
+    se.add_argument("--out", type=Path, required=True, help="output folder")
+    se.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    se.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run on a Dask cluster")
+    se.add_argument("--resume", action="store_true", help="continue an analysis in --out, skipping stored runs")
+    se.add_argument("--by", choices=["world", "region", "nation"], default="world",
+                    help="scope level of the outcomes analysed (default world)")
+    se.add_argument("--metric", default=None, help="outcome drawn in the figure (default: first metric)")
+    se.add_argument("--key", default=None, help="its key (vendor, licence, origin)")
+    se.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
+    se.set_defaults(func=cmd_sensitivity)
 
     ls = sub.add_parser("list", help="list bundled scenarios and experiments")
     ls.set_defaults(func=cmd_list)

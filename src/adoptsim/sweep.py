@@ -432,10 +432,16 @@ def plan_runs(exp: Experiment) -> list[RunSpec]:
     return runs
 
 
-def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, ...]) -> dict:
-    """Run one replicate of one scenario (in a worker); never raises: failures are returned."""
+def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, ...],
+             meta: dict | None = None) -> dict:
+    """Run one replicate of one scenario (in a worker) and encode its tidy table, kept metrics
+    only, as a Parquet shard (bytes, with ``meta`` in the schema metadata). Never raises:
+    failures are returned as ``status = "failed"`` with the error."""
     t0 = time.perf_counter()
     try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         from .metrics import tidy
         from .model import AdoptionModel, replicate_seed
 
@@ -445,14 +451,17 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
             frame = tidy(model, replicate=replicate, metrics=metrics)
         finally:
             _forget_model(model)
-        frame = frame[SHARD_COLUMNS].copy()
-        for col in ("scope", "scope_id", "metric", "key"):
-            frame[col] = frame[col].astype(str)
-        return {"status": "ok", "frame": frame, "error": "", "duration": time.perf_counter() - t0}
+        table = pa.Table.from_pandas(frame[SHARD_COLUMNS], preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               b"adoptsim.run": json.dumps(meta or {}, sort_keys=True).encode()})
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        return {"status": "ok", "shard": sink.getvalue().to_pybytes(), "error": "",
+                "duration": time.perf_counter() - t0}
     except Exception as exc:  # recorded, the sweep goes on
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
-        return {"status": "failed", "frame": None, "error": f"{type(exc).__name__}: {exc}{where}",
+        return {"status": "failed", "shard": None, "error": f"{type(exc).__name__}: {exc}{where}",
                 "duration": time.perf_counter() - t0}
 
 
@@ -466,31 +475,16 @@ def _forget_model(model) -> None:
         ids.pop(model, None)
 
 
-def _write_shard(path: Path, frame: pd.DataFrame, meta: dict) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                           b"adoptsim.run": json.dumps(meta, sort_keys=True).encode()})
+def _write_shard(path: Path, data: bytes) -> None:
+    """Write a shard atomically (temporary file, then rename): a kill leaves it whole or absent."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        pq.write_table(table, tmp)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _shard_meta(path: Path) -> dict:
-    import pyarrow.parquet as pq
-
-    try:
-        md = pq.read_schema(path).metadata or {}
-        return json.loads(md.get(b"adoptsim.run", b"{}"))
-    except Exception:
-        return {}
 
 
 class InlineExecutor(Executor):
@@ -669,15 +663,14 @@ def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler:
     def record(rec: dict) -> None:
         with open(index_path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec, sort_keys=True) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+            fh.flush()  # a killed sweep loses at most the line being written
 
     def finish(spec: RunSpec, res: dict) -> None:
         nonlocal n_ok, n_fail
         meta = {"key": spec.key, "point": spec.point, "replicate": spec.replicate, "seed": exp.spec.seed,
                 "status": res["status"], "error": res["error"], "duration": round(res["duration"], 6)}
         if res["status"] == "ok":
-            _write_shard(shards / f"{spec.key}.parquet", res["frame"], meta)
+            _write_shard(shards / f"{spec.key}.parquet", res["shard"])
             n_ok += 1
         else:
             n_fail += 1
@@ -699,7 +692,8 @@ def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler:
                 spec = next(it, None)
                 if spec is None:
                     return
-                fut = executor.submit(run_task, spec.scenario, exp.spec.seed, spec.replicate, metrics)
+                meta = {"key": spec.key, "point": spec.point, "replicate": spec.replicate, "seed": exp.spec.seed}
+                fut = executor.submit(run_task, spec.scenario, exp.spec.seed, spec.replicate, metrics, meta)
                 pending[fut] = spec
 
         fill()
@@ -710,7 +704,7 @@ def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler:
                 try:
                     res = fut.result()
                 except Exception as exc:  # the worker itself died, or Dask lost the task
-                    res = {"status": "failed", "frame": None, "error": f"{type(exc).__name__}: {exc}",
+                    res = {"status": "failed", "shard": None, "error": f"{type(exc).__name__}: {exc}",
                            "duration": 0.0}
                 finish(spec, res)
             fill()
@@ -758,7 +752,7 @@ def _runs_table(exp: Experiment, runs: list[RunSpec], index: dict[str, dict], sh
         rec = index.get(r.key, {})
         if shard.exists():
             status, error = "ok", ""
-            duration = rec.get("duration") if rec.get("status") == "ok" else _shard_meta(shard).get("duration")
+            duration = rec.get("duration") if rec.get("status") == "ok" else None  # index line lost in a kill
         else:
             status = "failed"
             error = rec.get("error") or r.error or "not run (interrupted)"

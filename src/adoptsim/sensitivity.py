@@ -1,0 +1,288 @@
+"""Global and local sensitivity analysis of an experiment: Sobol' indices and OAT tornados.
+
+``adoptsim sensitivity EXPERIMENT --out DIR`` reads an experiment file (see :mod:`adoptsim.sweep`)
+and, according to its ``[design] method``:
+
+* ``sobol`` — variance-based (Sobol') indices. The design points are Saltelli's scheme made by
+  :func:`SALib.sample.sobol.sample` with ``N = samples`` base points (a power of 2) and
+  second-order terms, i.e. ``N·(2D + 2)`` points for D factors, drawn in the unit hypercube
+  (seeded from the experiment seed) and mapped onto each factor's ``range`` (or ``values``)
+  exactly as the sweep maps its own designs. The outcome of a design point is the **mean over
+  replicates** of a metric at the experiment's final month (and at each of its ``dates``); as
+  every point runs replicate r with the same seed (common random numbers), replicate noise
+  mostly cancels from the differences the estimators use. :func:`SALib.analyze.sobol.analyze`
+  gives, per factor and outcome, the first-order index ``S1`` (share of the outcome's variance
+  explained by the factor alone) and the total index ``ST`` (including all its interactions),
+  with bootstrap confidence half-widths ``S1_conf`` / ``ST_conf`` (95%, 100 resamples, seeded).
+  A factor that cannot change the outcome gives exactly the same runs when it alone moves, so
+  its ``ST`` is 0.
+* ``oat`` — one factor at a time: the central point, then each factor alone at its low and its
+  high value, the others central (:func:`oat_points`). The tornado table gives the outcome
+  (mean over replicates) at low, central and high and the swing ``|high − low|``.
+
+Outputs in DIR: ``sensitivity.parquet`` (Sobol': ``factor, metric, scope, scope_id, key, date,
+S1, S1_conf, ST, ST_conf``) or ``tornado.parquet`` (OAT), ``plots/sensitivity.png`` or
+``plots/tornado.png``, ``manifest.json`` and the sweep folder ``sweep/`` that holds every run
+(so ``--resume`` continues an interrupted analysis and skips stored runs). Outcomes that do not
+vary at all across the design (e.g. the share of a vendor nobody adopts) have no defined indices
+and are left out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import AdoptsimError
+from .sweep import Experiment, SweepReport, current_value, load_experiment, run_sweep
+
+SOBOL_COLUMNS = ["factor", "metric", "scope", "scope_id", "key", "date", "S1", "S1_conf", "ST", "ST_conf"]
+TORNADO_COLUMNS = ["factor", "metric", "scope", "scope_id", "key", "date", "low", "central", "high",
+                   "y_low", "y_central", "y_high", "swing"]
+SCOPES = ("world", "region", "nation")
+
+
+def _salib():
+    try:
+        from SALib.analyze import sobol as analyze
+        from SALib.sample import sobol as sample
+    except ImportError:
+        raise AdoptsimError("sensitivity: method 'sobol' needs SALib, which is not installed; install it with "
+                            "pip install 'adoptsim[sensitivity]' (or pip install SALib)") from None
+    return sample, analyze
+
+
+# ---- designs -----------------------------------------------------------------------------
+
+def _central(f, base, loc, integer: bool) -> Any:
+    """A factor's central value: its middle value when ``values = [low, central, high]``; for a
+    ``range``, the base scenario's value when it lies inside the range, else the midpoint."""
+    if f.values is not None:
+        return f.values[1]
+    lo, hi = f.range
+    cur = current_value(base, loc)
+    if isinstance(cur, (int, float)) and not isinstance(cur, bool) and lo <= cur <= hi:
+        return cur
+    mid = (lo + hi) / 2
+    return int(round(mid)) if integer else float(mid)
+
+
+def _ends(f, integer: bool) -> tuple[Any, Any]:
+    if f.values is not None:
+        return f.values[0], f.values[2]
+    lo, hi = f.range
+    return (int(math.ceil(lo)), int(math.floor(hi))) if integer else (float(lo), float(hi))
+
+
+def oat_points(factors, base, locators: dict[str, tuple], integer: dict[str, bool]) -> list[dict[str, Any]]:
+    """One-at-a-time design: point 0 is the central point; points 2k+1 and 2k+2 set factor k
+    to its low and high value with the others central."""
+    central = {f.path: _central(f, base, locators[f.path], integer.get(f.path, False)) for f in factors}
+    points = [dict(central)]
+    for f in factors:
+        lo, hi = _ends(f, integer.get(f.path, False))
+        points.append({**central, f.path: lo})
+        points.append({**central, f.path: hi})
+    return points
+
+
+def _problem(exp: Experiment) -> dict:
+    return {"num_vars": len(exp.factor_paths), "names": exp.factor_paths,
+            "bounds": [[0.0, 1.0]] * len(exp.factor_paths)}
+
+
+def saltelli_experiment(exp: Experiment) -> Experiment:
+    """The experiment with its points replaced by Saltelli's N·(2D+2) points (N = samples)."""
+    from .sweep import _map_unit
+
+    sample, _ = _salib()
+    n = exp.spec.design.samples
+    unit = sample.sample(_problem(exp), n, calc_second_order=True, scramble=True, seed=exp.spec.seed % 2**32)
+    integer = {}
+    for f in exp.spec.factors:
+        cur = current_value(exp.base, exp.locators[f.path])
+        integer[f.path] = isinstance(cur, int) and not isinstance(cur, bool)
+    cols = [_map_unit(unit[:, j], f, integer[f.path]) for j, f in enumerate(exp.spec.factors)]
+    points = [dict(zip(exp.factor_paths, row)) for row in zip(*cols)]
+    return dataclasses.replace(exp, points=points)
+
+
+# ---- analysis ----------------------------------------------------------------------------
+
+def _outcomes(summary: pd.DataFrame, n_points: int, by: tuple[str, ...]) -> dict[tuple, np.ndarray]:
+    """(metric, scope, scope_id, key, date) -> mean over replicates per design point (NaN where a
+    point has no value, e.g. failed runs)."""
+    sel = summary[summary["scope"].isin(by)]
+    out = {}
+    for ident, g in sel.groupby(["metric", "scope", "scope_id", "key", "date"], sort=True):
+        y = np.full(n_points, np.nan)
+        y[g["point"].to_numpy()] = g["mean"].to_numpy(dtype=float)
+        out[ident] = y
+    return out
+
+
+def sobol_table(summary: pd.DataFrame, exp: Experiment, by: tuple[str, ...] = ("world",)) -> pd.DataFrame:
+    """Sobol' indices for every outcome of a finished Saltelli sweep (see the module docstring)."""
+    _, analyze = _salib()
+    problem = _problem(exp)
+    rows = []
+    for (metric, scope, scope_id, key, date), y in _outcomes(summary, len(exp.points), by).items():
+        if not np.isfinite(y).all():
+            raise AdoptsimError(f"{exp.file}: some runs failed, so {metric} [{key}] {scope} {scope_id} has no value "
+                                "at some design points; Sobol' indices need every point (see sweep/runs.parquet)")
+        if np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
+            continue  # constant outcome: indices undefined
+        res = analyze.analyze(problem, y, calc_second_order=True, num_resamples=100, conf_level=0.95,
+                              seed=exp.spec.seed % 2**32)
+        for j, name in enumerate(problem["names"]):
+            rows.append({"factor": name, "metric": metric, "scope": scope, "scope_id": scope_id, "key": key,
+                         "date": date, "S1": float(res["S1"][j]), "S1_conf": float(res["S1_conf"][j]),
+                         "ST": float(res["ST"][j]), "ST_conf": float(res["ST_conf"][j])})
+    return _frame(rows, SOBOL_COLUMNS)
+
+
+def tornado_table(summary: pd.DataFrame, exp: Experiment, by: tuple[str, ...] = ("world",)) -> pd.DataFrame:
+    """Low/central/high outcome of each factor in an OAT sweep, sorted by swing within outcomes."""
+    rows = []
+    for (metric, scope, scope_id, key, date), y in _outcomes(summary, len(exp.points), by).items():
+        for k, name in enumerate(exp.factor_paths):
+            lo, hi = exp.points[2 * k + 1][name], exp.points[2 * k + 2][name]
+            y_lo, y_c, y_hi = y[2 * k + 1], y[0], y[2 * k + 2]
+            rows.append({"factor": name, "metric": metric, "scope": scope, "scope_id": scope_id, "key": key,
+                         "date": date, "low": str(lo), "central": str(exp.points[0][name]), "high": str(hi),
+                         "y_low": float(y_lo), "y_central": float(y_c), "y_high": float(y_hi),
+                         "swing": float(abs(y_hi - y_lo))})
+    df = _frame(rows, TORNADO_COLUMNS)
+    if df.empty:
+        return df
+    df = df.sort_values(["metric", "scope", "scope_id", "key", "date", "swing", "factor"],
+                        ascending=[True, True, True, True, True, False, True], kind="stable")
+    return df.reset_index(drop=True)
+
+
+def _frame(rows: list[dict], cols: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=cols)
+    if not df.empty:
+        df["date"] = pd.to_datetime(df["date"]).astype("datetime64[ms]")
+    return df
+
+
+# ---- the command -------------------------------------------------------------------------
+
+@dataclass
+class SensitivityReport:
+    out: Path
+    method: str
+    table: pd.DataFrame
+    sweep: SweepReport
+    figures: list[Path]
+
+    @property
+    def exit_code(self) -> int:
+        return self.sweep.exit_code
+
+
+def run_sensitivity(experiment: str | Path | Experiment, out: str | Path, workers: int | None = None,
+                    scheduler: str | None = None, resume: bool = False, by: str | tuple[str, ...] = "world",
+                    fmt: str = "parquet", progress: bool | None = None, plot: bool = True,
+                    metric: str | None = None, key: str | None = None) -> SensitivityReport:
+    """Run the sensitivity analysis of an experiment into ``out`` (see the module docstring).
+
+    ``by`` names the scope levels analysed (``world``, ``region``, ``nation`` or a tuple of
+    them); ``metric``/``key`` choose the outcome drawn in the figure (default: the first of the
+    experiment's metrics at world level, its ``open`` key or largest key)."""
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    method = exp.spec.design.method
+    by = (by,) if isinstance(by, str) else tuple(by)
+    for b in by:
+        if b not in SCOPES:
+            raise AdoptsimError(f"--by: expected one of {', '.join(SCOPES)}, got {b!r}")
+    if method not in ("sobol", "oat"):
+        raise AdoptsimError(f"{exp.file}: design.method: sensitivity needs method 'sobol' (Sobol' indices) or "
+                            f"'oat' (tornado), got {method!r}")
+    if method == "sobol":
+        if len(exp.factor_paths) < 2:
+            raise AdoptsimError(f"{exp.file}: factors: Sobol' indices need at least 2 factors")
+        exp = saltelli_experiment(exp)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AdoptsimError(f"{out}: --out: exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise AdoptsimError(f"{out}: --out: folder exists and is not empty; pass --resume to continue the analysis "
+                            "stored there, or choose another --out")
+    if not out.parent.exists():
+        raise AdoptsimError(f"{out}: --out: parent folder {out.parent} does not exist")
+    out.mkdir(exist_ok=True)
+    rep = run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress)
+
+    from . import results
+
+    summary = pd.read_parquet(out / "sweep" / "summary.parquet")
+    if method == "sobol":
+        table = sobol_table(summary, exp, by)
+        name = "sensitivity"
+    else:
+        table = tornado_table(summary, exp, by)
+        name = "tornado"
+    results.write_table(table, out / name, fmt)
+    figures = []
+    if plot and not table.empty:
+        from .plotting import sensitivity_figure, tornado_figure
+
+        sel = _figure_selection(table, exp, metric, key)
+        title = f"{exp.name}: {_outcome_label(sel)}"
+        if method == "sobol":
+            figures.append(sensitivity_figure(sel, out / "plots" / "sensitivity.png", title,
+                                              n=exp.spec.design.samples, replicates=exp.spec.replicates))
+        else:
+            figures.append(tornado_figure(sel, out / "plots" / "tornado.png", title))
+    manifest = {
+        "kind": "sensitivity", "method": method, "experiment": exp.name, "experiment_file": exp.file,
+        "scenario_file": str(exp.scenario_file), "factors": exp.factor_paths, "samples": exp.spec.design.samples,
+        "points": len(exp.points), "replicates": exp.spec.replicates, "seed": exp.spec.seed, "by": list(by),
+        "outcome": "mean over replicates of each metric at the final month and each of the experiment's dates",
+        "runs_ok": rep.ok, "runs_failed": rep.failed, "table": f"{name}.{fmt}",
+        "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": results.versions(),
+    }
+    results.atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    return SensitivityReport(out=out, method=method, table=table, sweep=rep, figures=figures)
+
+
+def _figure_selection(table: pd.DataFrame, exp: Experiment, metric: str | None, key: str | None) -> pd.DataFrame:
+    """The rows of one outcome (metric, world scope or the first scope, key, final date)."""
+    metrics = [m for m in exp.spec.metrics if m in set(table["metric"])]
+    if metric is None:
+        metric = metrics[0] if metrics else str(table["metric"].iloc[0])
+    sel = table[table["metric"] == metric]
+    if sel.empty:
+        raise AdoptsimError(f"--metric: no sensitivity results for {metric!r}; "
+                            f"known: {', '.join(sorted(set(table['metric'])))}")
+    scope = "world" if (sel["scope"] == "world").any() else str(sel["scope"].iloc[0])
+    sel = sel[sel["scope"] == scope]
+    sel = sel[sel["scope_id"] == sel["scope_id"].iloc[0]]
+    keys = sorted(set(sel["key"]))
+    if key is None:
+        score = "ST" if "ST" in sel else "swing"
+        key = "open" if "open" in keys else ("" if "" in keys else
+                                             str(sel.groupby("key")[score].sum().idxmax()))
+    elif key not in keys:
+        raise AdoptsimError(f"--key: no key {key!r} for {metric!r}; known: {', '.join(keys)}")
+    sel = sel[(sel["key"] == key) & (sel["date"] == sel["date"].max())]
+    return sel.reset_index(drop=True)
+
+
+def _outcome_label(sel: pd.DataFrame) -> str:
+    r = sel.iloc[0]
+    what = r["metric"] + (f" [{r['key']}]" if r["key"] else "")
+    where = "world" if r["scope"] == "world" else f"{r['scope']} {r['scope_id']}"
+    return f"{what}, {where}, {pd.Timestamp(r['date']).strftime('%Y-%m')}"
