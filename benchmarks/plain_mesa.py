@@ -4,7 +4,8 @@ Each community is a ``mesa.Agent`` holding its own state (nation, sector, size, 
 of ``(neighbour, weight)`` pairs, its current model); its ``step()`` loops over its neighbours
 and over the vendors in plain Python: Bass first adoption, revision, the multinomial logit of
 DESIGN §1 with the peer and inertia terms, then ``advance()`` applies the choice (synchronous
-update, as in the engine). The world-level phases (policies, vendor dynamics, the per-nation
+update, as in the engine), and a ``DataCollector`` records the month's developers per nation
+and model (all sectors and critical ones), as the engine records them. The world-level phases (policies, vendor dynamics, the per-nation
 part of the utility) are the engine's own: they cost O(nations × vendors) per month and are
 the same in both implementations, so a comparison times the community phase, which is what
 grows with the number of communities.
@@ -112,6 +113,8 @@ class PlainMesaModel(mesa.Model):
             for i, a in enumerate(agents):
                 a.neighbours = [(agents[j], w) for j, w in zip(ind[ptr[i]:ptr[i + 1]], dat[ptr[i]:ptr[i + 1]])]
         self.total_size = float(c.size.sum())
+        self.critical_sector = [scenario.sector_is_critical(x) for x in e.index.sectors]
+        self.datacollector = mesa.DataCollector(model_reporters={"developers": lambda m: m._metrics()})
         self.t = 0
 
     def _world_phase(self) -> None:
@@ -135,11 +138,25 @@ class PlainMesaModel(mesa.Model):
         self.world_adopted = adopters / self.total_size
         self.world_share = (devs / self.total_size).tolist()
 
+    def _metrics(self) -> list:
+        """The per-month record the engine's DataCollector keeps: developers per nation and
+        model (column 0 non-adopters), and the same for critical sectors."""
+        n_nations = len(self.optimism)
+        devs = [[0.0] * (self.n_vendors + 1) for _ in range(n_nations)]
+        crit = [[0.0] * (self.n_vendors + 1) for _ in range(n_nations)]
+        critical = self.critical_sector
+        for a in self.community_list:
+            devs[a.nation][a.current + 1] += a.size
+            if critical[a.sector]:
+                crit[a.nation][a.current + 1] += a.size
+        return [devs, crit]
+
     def step(self) -> None:
         self._world_phase()
         agents = self.agents_by_type[PlainCommunity]
         agents.do("step")
         agents.do("advance")
+        self.datacollector.collect(self)
         self.t += 1
 
     def adoption(self) -> float:

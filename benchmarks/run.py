@@ -30,7 +30,17 @@ sys.path.insert(0, str(HERE))
 
 
 def _rss_mb() -> float:
+    """Peak resident memory of this process so far, MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _current_rss_mb() -> float:
+    """Resident memory now, MB (Linux /proc; the peak where that is missing)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return _rss_mb()
 
 
 # ---- measurements (each runs inside its own subprocess) -----------------------------------
@@ -62,11 +72,14 @@ def measure_scaling(n: int, months: int, agents: bool) -> dict:
     t = time.perf_counter()
     model = AdoptionModel(sc, replicate_seed(7, 0), create_community_agents=agents)
     build_s = time.perf_counter() - t
+    rss_built = _current_rss_mb()
     steps = []
+    cpu = time.process_time()
     for _ in range(months):
         t = time.perf_counter()
         model.step()
         steps.append(time.perf_counter() - t)
+    cpu = time.process_time() - cpu
     t = time.perf_counter()
     df = tidy(model)
     tidy_s = time.perf_counter() - t
@@ -79,9 +92,9 @@ def measure_scaling(n: int, months: int, agents: bool) -> dict:
     run_s = sum(steps)
     return {
         "communities": n, "months": months, "agents": agents, "network_s": network_s, "build_s": build_s,
-        "run_s": run_s, "s_per_step": run_s / months, "us_per_community_step": run_s / months / n * 1e6,
+        "run_s": run_s, "run_cpu_s": cpu, "s_per_step": run_s / months, "us_per_community_step": run_s / months / n * 1e6,
         "max_step_s": max(steps), "tidy_s": tidy_s, "total_s": build_s + run_s + tidy_s,
-        "peak_mb": _rss_mb(), "rss_after_import_mb": rss0, "adoption": adoption,
+        "peak_mb": _rss_mb(), "rss_after_import_mb": rss0, "rss_after_build_mb": rss_built, "adoption": adoption,
     }
 
 
@@ -96,14 +109,16 @@ def measure_plain(n: int, steps: int) -> dict:
     plain = PlainMesaModel(sc, seed=7)
     plain_build_s = time.perf_counter() - t
     engine = AdoptionModel(sc, replicate_seed(7, 0), create_community_agents=False)
-    tp, te = [], []
+    tp, te, cp, ce = [], [], [], []
     for _ in range(steps):  # interleaved, so both see the same machine load
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         plain.step()
         tp.append(time.perf_counter() - t)
-        t = time.perf_counter()
+        cp.append(time.process_time() - c)
+        t, c = time.perf_counter(), time.process_time()
         engine.step()
         te.append(time.perf_counter() - t)
+        ce.append(time.process_time() - c)
     c = engine.communities
     engine_adoption = float(c.size[c.current >= 0].sum() / c.total_size)
     plain_adoption = plain.adoption()
@@ -112,6 +127,8 @@ def measure_plain(n: int, steps: int) -> dict:
         "communities": n, "steps": steps, "plain_build_s": plain_build_s,
         "plain_s_per_step": statistics.fmean(tp), "engine_s_per_step": statistics.fmean(te),
         "speedup": statistics.fmean(tp) / statistics.fmean(te),
+        "plain_cpu_per_step": statistics.fmean(cp), "engine_cpu_per_step": statistics.fmean(ce),
+        "cpu_speedup": statistics.fmean(cp) / statistics.fmean(ce),
         "plain_adoption": plain_adoption, "engine_adoption": engine_adoption,
     }
 
@@ -175,7 +192,8 @@ def measure_sweep(runs: int, workers: int) -> dict:
 def _sub(kind: str, **kw) -> dict:
     """Run one measurement in a fresh interpreter; return its JSON result."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_measure", kind, "--_args", json.dumps(kw)]
-    env = dict(os.environ, PYTHONHASHSEED="0")
+    env = dict(os.environ, PYTHONHASHSEED="0", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")  # one core
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.stderr.write(out.stderr)
@@ -242,9 +260,10 @@ def main(argv=None) -> int:
     res["elapsed_s"] = time.perf_counter() - t0
 
     print(_table(f"Scaling: communities x 12 vendors x {months} months (one core, no Community agent objects)",
-                 ["communities", "network build s", "model build s", "run s", "s / step", "µs / community-step",
-                  "max step s", "tidy s", "total s", "peak RSS MB"],
+                 ["communities", "network build s", "model build s", "run s", "run CPU s", "s / step",
+                  "µs / community-step", "max step s", "tidy s", "total s", "peak RSS MB"],
                  [[f"{r['communities']:,}", _fmt(r["network_s"]), _fmt(r["build_s"]), _fmt(r["run_s"]),
+                   _fmt(r["run_cpu_s"]),
                    _fmt(r["s_per_step"]), _fmt(r["us_per_community_step"]), _fmt(r["max_step_s"]),
                    _fmt(r["tidy_s"]), _fmt(r["total_s"]), _fmt(r["peak_mb"])] for r in res["scaling"]]))
     by_n = {r["communities"]: r for r in res["scaling"]}
@@ -254,18 +273,20 @@ def main(argv=None) -> int:
                      [[f"{r['communities']:,}", r["months"], _fmt(r["run_s"]), _fmt(r["run_s"] / r["months"])]
                       for r in sorted(rows, key=lambda r: r["months"])]))
     print(_table("With Community Mesa agent objects (AdoptionModel default)",
-                 ["communities", "model build s", "extra build s vs none", "run s", "peak RSS MB",
-                  "extra MB vs none"],
+                 ["communities", "model build s", "extra build s vs none", "run s", "RSS after build MB",
+                  "extra MB vs none", "peak RSS MB"],
                  [[f"{r['communities']:,}", _fmt(r["build_s"]),
                    _fmt(r["build_s"] - by_n[r["communities"]]["build_s"]) if r["communities"] in by_n else "",
-                   _fmt(r["run_s"]), _fmt(r["peak_mb"]),
-                   _fmt(r["peak_mb"] - by_n[r["communities"]]["peak_mb"]) if r["communities"] in by_n else ""]
+                   _fmt(r["run_s"]), _fmt(r["rss_after_build_mb"]),
+                   _fmt(r["rss_after_build_mb"] - by_n[r["communities"]]["rss_after_build_mb"])
+                   if r["communities"] in by_n else "", _fmt(r["peak_mb"])]
                   for r in res["agents"]]))
     print(_table("Engine against plain per-agent Mesa (same scenario, same first months, interleaved)",
-                 ["communities", "steps", "plain Mesa s / step", "engine s / step", "speed-up",
-                  "plain adoption", "engine adoption"],
+                 ["communities", "steps", "plain Mesa s / step", "engine s / step", "speed-up (wall)",
+                  "plain CPU s / step", "engine CPU s / step", "speed-up (CPU)", "plain adoption", "engine adoption"],
                  [[f"{r['communities']:,}", r["steps"], _fmt(r["plain_s_per_step"]), _fmt(r["engine_s_per_step"]),
-                   f"{r['speedup']:.0f}x", f"{r['plain_adoption']:.3f}", f"{r['engine_adoption']:.3f}"]
+                   f"{r['speedup']:.0f}x", _fmt(r["plain_cpu_per_step"]), _fmt(r["engine_cpu_per_step"]),
+                   f"{r['cpu_speedup']:.0f}x", f"{r['plain_adoption']:.3f}", f"{r['engine_adoption']:.3f}"]
                   for r in res["plain"]]))
     b, s = res["baseline"], res["sweep"]
     print(_table("Baseline and sweeps", ["measure", "value"], [

@@ -156,14 +156,15 @@ class AdoptionModel(mesa.Model):
     def step(self) -> None:
         month = self.month0 + self.t
         c = self.communities
-        devs_on = c.developers_by(len(self.index.nations))[:, 1:].sum(axis=0)
-        adopters = devs_on.sum()
-        share = devs_on / adopters if adopters > 0 else np.zeros_like(devs_on)
         # 1. policies
         self.world = self._policy_state(month)
-        # 2-3. vendors (with last month's shares), then the nations' view of the market
+        # 2-3. vendors (with last month's shares, as recorded in last month's metrics phase),
+        # then the nations' view of the market
         self.vendors.update_licence(self.world, month)
         if self.t > 0:
+            devs_on = self._last_developers[:, 1:].sum(axis=0)
+            adopters = devs_on.sum()
+            share = devs_on / adopters if adopters > 0 else np.zeros_like(devs_on)
             self.vendors.step(self.world, self.t, share, devs_on)
         self._prepare_choice_inputs()
         # 4. communities: a fixed number of draws per stream and month
@@ -174,7 +175,7 @@ class AdoptionModel(mesa.Model):
         c.step(self.base_utility, self.available, self.optimism, self.world.education,
                u_adopt, u_revise, u_choice)
         # 5. metrics
-        self._developers = c.developers_by(len(self.index.nations))
+        self._developers = self._last_developers = c.developers_by(len(self.index.nations))
         self.datacollector.collect(self)
         self._developers = None
         self.t += 1
