@@ -310,7 +310,7 @@ def test_sweep_outputs_and_common_random_numbers(tiny, tmp_path):
     assert (rep.runs, rep.ok, rep.failed, rep.exit_code) == (12, 12, 0, 0)
     runs = pd.read_parquet(out / "runs.parquet")
     assert list(runs.columns) == ["run_key", "point", "replicate", "policies.ban.chip_access", "choice.trust",
-                                  "seed", "status", "error", "duration"]
+                                  "seed", "status", "error", "duration", "cpu"]
     assert runs["run_key"].is_unique and (runs["status"] == "ok").all() and (runs["seed"] == 5).all()
     assert sorted(p.stem for p in (out / "runs").glob("*.parquet")) == sorted(runs["run_key"])
     # replicate r of a point is exactly `simulate(point scenario, seed, r)` (replicate_seed)

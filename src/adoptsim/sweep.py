@@ -437,7 +437,7 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
     """Run one replicate of one scenario (in a worker) and encode its tidy table, kept metrics
     only, as a Parquet shard (bytes, with ``meta`` in the schema metadata). Never raises:
     failures are returned as ``status = "failed"`` with the error."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -457,12 +457,12 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         return {"status": "ok", "shard": sink.getvalue().to_pybytes(), "error": "",
-                "duration": time.perf_counter() - t0}
+                "duration": time.perf_counter() - t0, "cpu": time.process_time() - c0}
     except Exception as exc:  # recorded, the sweep goes on
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
         return {"status": "failed", "shard": None, "error": f"{type(exc).__name__}: {exc}{where}",
-                "duration": time.perf_counter() - t0}
+                "duration": time.perf_counter() - t0, "cpu": time.process_time() - c0}
 
 
 def _forget_model(model) -> None:
@@ -668,7 +668,8 @@ def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler:
     def finish(spec: RunSpec, res: dict) -> None:
         nonlocal n_ok, n_fail
         meta = {"key": spec.key, "point": spec.point, "replicate": spec.replicate, "seed": exp.spec.seed,
-                "status": res["status"], "error": res["error"], "duration": round(res["duration"], 6)}
+                "status": res["status"], "error": res["error"], "duration": round(res["duration"], 6),
+                "cpu": round(res.get("cpu", 0.0), 6)}
         if res["status"] == "ok":
             _write_shard(shards / f"{spec.key}.parquet", res["shard"])
             n_ok += 1
@@ -752,16 +753,18 @@ def _runs_table(exp: Experiment, runs: list[RunSpec], index: dict[str, dict], sh
         rec = index.get(r.key, {})
         if shard.exists():
             status, error = "ok", ""
-            duration = rec.get("duration") if rec.get("status") == "ok" else None  # index line lost in a kill
+            ok = rec.get("status") == "ok"  # else the index line was lost in a kill
+            duration, cpu = (rec.get("duration"), rec.get("cpu")) if ok else (None, None)
         else:
             status = "failed"
             error = rec.get("error") or r.error or "not run (interrupted)"
-            duration = rec.get("duration")
+            duration, cpu = rec.get("duration"), rec.get("cpu")
         rows.append({"run_key": r.key, "point": r.point, "replicate": r.replicate,
                      **{p: factors[p][r.point] for p in factors}, "seed": exp.spec.seed, "status": status,
-                     "error": error, "duration": float("nan") if duration is None else float(duration)})
+                     "error": error, "duration": float("nan") if duration is None else float(duration),
+                     "cpu": float("nan") if cpu is None else float(cpu)})
     df = pd.DataFrame(rows, columns=["run_key", "point", "replicate", *factors, "seed", "status", "error",
-                                     "duration"])
+                                     "duration", "cpu"])
     df["point"] = df["point"].astype(np.int64)
     df["replicate"] = df["replicate"].astype(np.int64)
     df["seed"] = df["seed"].astype(np.int64)
