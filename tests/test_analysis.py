@@ -199,3 +199,108 @@ def test_discover_on_a_real_sweep(small_sweep, tmp_path, capsys):
     assert main(["discover", str(small_sweep), "--metric", "adoption", "--scope", "nation", "--scope-id", "XX",
                  "--above", "0.5", "--out", str(tmp_path / "bad")]) == 2
     assert not (tmp_path / "bad").exists()
+
+
+# ---- target-seeking ------------------------------------------------------------------------
+
+TARGET = """
+    description = "smallest Bass q giving 60% adoption by 2025-12"
+    scenario = "{scenario}"
+    replicates = 4
+    seed = 3
+    [[factors]]
+    path = "adoption.q"
+    range = [0.0, 1.0]
+    [target]
+    metric = "adoption"
+    date = "2025-12"
+    threshold = {threshold}
+    direction = "{direction}"
+    tolerance = 0.02
+    """
+
+
+def _target_file(folder, threshold=0.6, direction="above", name="target_q.toml"):
+    return write(folder, name, TARGET.format(scenario=EXAMPLES / "world.toml", threshold=threshold,
+                                             direction=direction))
+
+
+def test_target_finds_the_smallest_value(tmp_path, capsys):
+    """Adoption by 2025-12 rises with Bass q (monotone: with common random numbers a larger q
+    makes every replicate adopt at least as fast): bisection brackets the q where the mean
+    over replicates crosses 60%, within the tolerance."""
+    exp = _target_file(tmp_path)
+    assert main(["validate", str(exp)]) == 0
+    out = tmp_path / "t"
+    assert main(["target", str(exp), "--workers", "1", "--out", str(out)]) == 0
+    assert "\nfound: smallest adoption.q" in capsys.readouterr().out
+    res = json.loads((out / "target.json").read_text())
+    assert res["status"] == "found" and res["value"] == res["high"]
+    assert 0 < res["high"] - res["low"] <= 0.02
+    ev = {e["value"]: e for e in res["evaluations"]}
+    assert ev[res["low"]]["mean"] < 0.6 <= ev[res["high"]]["mean"]
+    assert [e["value"] for e in res["evaluations"][:2]] == [0.0, 1.0]  # the ends first
+    xs = sorted(ev)
+    means = [ev[x]["mean"] for x in xs]
+    assert means == sorted(means) and not res["warnings"]
+    assert all(len(e["values"]) == 4 for e in res["evaluations"])
+    table = pd.read_parquet(out / "evaluations.parquet")
+    assert len(table) == 4 * len(xs) and {"factor_value", "replicate", "value", "mean"} <= set(table.columns)
+    seeds = {json.loads((d / "manifest.json").read_text())["seed"] for d in (out / "evaluations").iterdir()}
+    assert seeds == {3}  # every candidate's replicate r uses the same seed
+    assert (out / "target.png").stat().st_size > 20_000
+    assert json.loads((out / "manifest.json").read_text())["kind"] == "target"
+
+
+def test_target_reports_the_ends(tmp_path, capsys):
+    """Not reached at the top of the range: value null; already reached at the bottom: the
+    bottom. Both need only the two ends."""
+    out = tmp_path / "hi"
+    assert main(["target", str(_target_file(tmp_path, threshold=1.01)), "--workers", "1", "--out", str(out),
+                 "--format", "csv"]) == 0
+    res = json.loads((out / "target.json").read_text())
+    assert res["status"] == "not_reached" and res["value"] is None and len(res["evaluations"]) == 2
+    assert "not reached at the top" in capsys.readouterr().out
+    assert (out / "evaluations.csv").exists()
+    out = tmp_path / "lo"
+    assert main(["target", str(_target_file(tmp_path, threshold=0.99, direction="below", name="b.toml")),
+                 "--workers", "1", "--out", str(out)]) == 0
+    res = json.loads((out / "target.json").read_text())
+    assert res["status"] == "reached_at_low" and res["value"] == 0.0
+
+
+def test_target_input_errors(tmp_path, capsys):
+    good = _target_file(tmp_path).read_text()
+    cases = {
+        "no_target.toml": (good.split("[target]")[0], "target: missing [target] table"),
+        "two.toml": (good.replace("[target]", '[[factors]]\npath = "choice.trust"\nrange = [0.0, 1.0]\n[target]'),
+                     "factors: a target experiment needs exactly one"),
+        "metric.toml": (good.replace('metric = "adoption"', 'metric = "adoptoin"'), "target.metric: unknown metric"),
+        "date.toml": (good.replace('date = "2025-12"', 'date = "2035-12"'), "target.date: 2035-12 is outside"),
+        "scope.toml": (good.replace('[target]', '[target]\nscope = "nation"\nscope_id = "XX"'),
+                       "target.scope_id: no nation 'XX'"),
+        "extra.toml": (good.replace('[target]', '[target]\nthreshhold = 1'), "target.threshhold"),
+    }
+    for name, (text, message) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        capsys.readouterr()
+        assert main(["target", str(path), "--out", str(tmp_path / "out")]) == 2, name
+        err = capsys.readouterr().err
+        assert message in err and str(path) in err, (name, err)
+        assert not (tmp_path / "out").exists()
+    # a key the metric does not have: found after the first evaluation, nothing written
+    path = tmp_path / "key.toml"
+    path.write_text(good.replace('[target]', '[target]\nkey = "CN"'))
+    assert main(["target", str(path), "--workers", "1", "--out", str(tmp_path / "out")]) == 2
+    assert "target.key: no key 'CN'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bundled_target_and_discovery_experiments_validate(capsys):
+    from conftest import ROOT
+
+    files = sorted((ROOT / "experiments").glob("target_*.toml")) + sorted(
+        (ROOT / "experiments").glob("discovery_*.toml"))
+    assert len(files) >= 2
+    assert main(["validate", *map(str, files)]) == 0

@@ -4,10 +4,14 @@ calibration build on these)."""
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 def band(frame: pd.DataFrame, scope: str = "world", scope_id: str = "world", metric: str = "adoption",
@@ -308,3 +312,288 @@ def run_compare(folders: list[str | Path], out: str | Path, metric: str = "share
         atomic_write_text(tmp / "manifest.json", json.dumps(meta, indent=2, default=str) + "\n")
 
     return publish_dir(build, Path(out))
+
+
+# ---- target-seeking (adoptsim target) ------------------------------------------------------
+#
+# An experiment file with one ``[[factors]]`` entry that has a ``range`` and a ``[target]``
+# table (its ``[design]`` table, if any, is not used):
+#
+#     scenario = "scenarios/open_push.toml"
+#     replicates = 8
+#     seed = 2027
+#     [[factors]]
+#     path = "policies.us_open_push_2026.subsidy"
+#     range = [0.0, 0.9]
+#     [target]
+#     metric = "share_license"      # any metric
+#     scope = "world"               # world | region | nation (default world)
+#     scope_id = "Latin America"    # region or nation id (not for world)
+#     key = "open"                  # the metric's key, if it has keys
+#     date = "2028-12"              # YYYY-MM: the month the threshold must be reached by
+#     threshold = 0.5
+#     direction = "above"           # above: mean >= threshold; below: mean <= threshold
+#     tolerance = 0.01              # stop when the bracket is this narrow (default range/100)
+#     max_iterations = 20           # bisection steps at most (after the two ends)
+
+
+class TargetSpec(BaseModel):
+    """The ``[target]`` table of a target experiment."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    metric: str
+    scope: Literal["world", "region", "nation"] = "world"
+    scope_id: str | None = None
+    key: str = ""
+    date: str
+    threshold: float
+    direction: Literal["above", "below"] = "above"
+    tolerance: Annotated[float, Field(gt=0)] | None = None
+    max_iterations: Annotated[int, Field(ge=1, le=200)] = 20
+
+    @field_validator("date")
+    @classmethod
+    def _month(cls, v):
+        from .months import parse_month
+
+        parse_month(v)
+        return v
+
+    @field_validator("threshold")
+    @classmethod
+    def _finite(cls, v):
+        if not np.isfinite(v):
+            raise ValueError(f"expected a finite number, got {v}")
+        return v
+
+
+@dataclass
+class TargetProblem:
+    experiment: object  # adoptsim.sweep.Experiment with metrics = [metric], dates = [date], no points
+    target: TargetSpec
+    factor: str
+    low: float
+    high: float
+    integer: bool
+
+
+def load_target(path: str | Path) -> TargetProblem:
+    """Load a target experiment file: the experiment part is checked as for sweeps (scenario,
+    seed, replicates, the factor's path and range), plus the ``[target]`` table; one
+    InputError lists every problem."""
+    from pydantic import ValidationError
+
+    from .errors import InputError, Problem
+    from .metrics import METRICS
+    from .months import format_month, parse_month
+    from .scenario import _message, load_raw, parse_scenario, read_toml
+    from .sweep import Experiment, ExperimentSpec, _nearest, _problems, apply_point, current_value, valid_paths
+
+    path = Path(path)
+    file = str(path)
+    data = dict(read_toml(path, file))
+    raw_target = data.pop("target", None)
+    problems: list[Problem] = []
+    if raw_target is None:
+        problems.append(Problem(file, "target", "missing [target] table (metric, date, threshold, ...)"))
+    target = None
+    if isinstance(raw_target, dict):
+        try:
+            target = TargetSpec.model_validate(raw_target)
+        except ValidationError as exc:
+            for err in exc.errors():
+                label = "target." + ".".join(str(p) for p in err["loc"])
+                problems.append(Problem(file, label, _message(err, list(TargetSpec.model_fields))))
+    elif raw_target is not None:
+        problems.append(Problem(file, "target", "expected a table [target]"))
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(problems + _problems(exc, file, data)) from None
+    if len(spec.factors) != 1 or spec.factors[0].range is None:
+        problems.append(Problem(file, "factors", "a target experiment needs exactly one [[factors]] entry, "
+                                f"with a range = [lo, hi] (got {len(spec.factors)} factor(s))"))
+    scen_path = path.parent / spec.scenario
+    if not scen_path.exists():
+        raise InputError(problems + [Problem(file, "scenario", f"file not found: {spec.scenario!r} "
+                                                              f"(looked for {scen_path})")])
+    raw = load_raw(scen_path)
+    base = parse_scenario(raw, str(scen_path))
+    locators = valid_paths(base)
+    integer = False
+    if not problems:
+        f = spec.factors[0]
+        if f.path not in locators:
+            problems.append(Problem(file, "factors[0].path", f"no scenario field {f.path!r}"
+                                    + _nearest(f.path, sorted(locators))))
+        else:
+            cur = current_value(base, locators[f.path])
+            if isinstance(cur, bool) or isinstance(cur, str):
+                problems.append(Problem(file, "factors[0].path", f"{f.path} is not numeric"))
+            integer = isinstance(cur, int) and not isinstance(cur, bool)
+            for value in f.range:
+                v = int(round(value)) if integer else float(value)
+                try:
+                    parse_scenario(apply_point(raw, locators, {f.path: v}), file)
+                except InputError as exc:
+                    problems += [Problem(file, "factors[0].range", f"{f.path} = {v!r}: {p.message}")
+                                 for p in exc.problems]
+    if target is not None:
+        if target.metric not in METRICS:
+            problems.append(Problem(file, "target.metric", f"unknown metric {target.metric!r}; expected one of: "
+                                    f"{', '.join(METRICS)}"))
+        month = parse_month(target.date)
+        if not base.start_month <= month <= base.end_month:
+            problems.append(Problem(file, "target.date", f"{target.date} is outside the scenario's horizon "
+                                    f"{format_month(base.start_month)}..{format_month(base.end_month)}"))
+        known = {"world": ["world"], "region": sorted({n.region for n in base.nations}),
+                 "nation": sorted(n.id for n in base.nations)}[target.scope]
+        if target.scope == "world":
+            if target.scope_id not in (None, "world"):
+                problems.append(Problem(file, "target.scope_id", "not used with scope = 'world'"))
+        elif target.scope_id is None:
+            problems.append(Problem(file, "target.scope_id", f"name the {target.scope} (one of: {', '.join(known)})"))
+        elif target.scope_id not in known:
+            problems.append(Problem(file, "target.scope_id", f"no {target.scope} {target.scope_id!r}; "
+                                    f"known: {', '.join(known)}"))
+    if problems:
+        raise InputError(problems)
+    f = spec.factors[0]
+    lo, hi = (int(math.ceil(f.range[0])), int(math.floor(f.range[1]))) if integer else tuple(map(float, f.range))
+    spec = spec.model_copy(update={"metrics": [target.metric], "dates": [target.date]})
+    exp = Experiment(file=file, spec=spec, scenario_file=scen_path, raw=raw, base=base, locators=locators,
+                     points=[], text=path.read_text(encoding="utf-8"))
+    return TargetProblem(exp, target, f.path, lo, hi, integer)
+
+
+def _reached(mean: float, t: TargetSpec) -> bool:
+    return mean >= t.threshold if t.direction == "above" else mean <= t.threshold
+
+
+def find_target(problem: TargetProblem, work: Path, workers: int | None = None, scheduler: str | None = None,
+                progress=None) -> dict:
+    """Bisection for the smallest factor value whose mean outcome (over replicates, common
+    random numbers: replicate r of every candidate uses the same seed) reaches the threshold.
+
+    The two ends of the range are evaluated first (one sweep, run in parallel); if the bottom
+    already reaches the threshold the status is ``reached_at_low`` (``value`` = bottom), else if
+    the top does not reach it ``not_reached`` (``value`` None). Otherwise the bracket
+    [low, high] (low: not reached, high: reached) is halved until ``high − low`` is at most the
+    tolerance (integer factors: 1) or ``max_iterations`` bisections are made; ``value`` is
+    ``high``. Each candidate's runs go through :func:`adoptsim.sweep.run_sweep` into
+    ``work/NN`` (``workers``/``scheduler`` as for sweeps). A non-monotone set of evaluations
+    (a lower value reached, a higher not) is reported in ``warnings``."""
+    import dataclasses
+
+    from .errors import AdoptsimError
+    from .sweep import run_sweep
+
+    t, exp = problem.target, problem.experiment
+    sid = "world" if t.scope == "world" else t.scope_id
+    evals: dict[float, dict] = {}
+    order: list[float] = []
+
+    def evaluate(values: list) -> None:
+        values = [v for v in values if v not in evals]
+        if not values:
+            return
+        k = len(list(work.iterdir())) if work.exists() else 0
+        work.mkdir(parents=True, exist_ok=True)
+        sub = dataclasses.replace(exp, points=[{problem.factor: v} for v in values])
+        rep = run_sweep(sub, work / f"{k:02d}", workers=workers, scheduler=scheduler, progress=False,
+                        command=f"adoptsim target {exp.file}")
+        if rep.failed:
+            raise AdoptsimError(f"{exp.file}: {rep.failed} run(s) failed while evaluating {problem.factor} = "
+                                f"{values}: {'; '.join(rep.errors[:3])}")
+        ep = pd.read_parquet(work / f"{k:02d}" / "endpoints.parquet")
+        sel = ep[(ep["metric"] == t.metric) & (ep["scope"] == t.scope) & (ep["scope_id"] == sid)
+                 & (pd.to_datetime(ep["date"]) == pd.Timestamp(t.date + "-01"))]
+        if not (sel["key"] == t.key).any():
+            keys = sorted(set(sel["key"]))
+            raise AdoptsimError(f"{exp.file}: target.key: no key {t.key!r} for {t.metric!r}; known: "
+                                f"{', '.join(repr(x) for x in keys)}")
+        sel = sel[sel["key"] == t.key]
+        for i, v in enumerate(values):
+            reps = sel[sel["point"] == i].sort_values("replicate")["value"].to_numpy(dtype=float)
+            mean = float(reps.mean())
+            evals[v] = {"value": v, "mean": mean, "reached": _reached(mean, t), "values": reps.tolist()}
+            order.append(v)
+        if progress:
+            progress(len(order))
+
+    lo, hi = problem.low, problem.high
+    evaluate([lo, hi])
+    tol = (1 if problem.integer else (t.tolerance if t.tolerance is not None else (hi - lo) / 100))
+    iterations = 0
+    if evals[lo]["reached"]:
+        status, value, hi = "reached_at_low", lo, lo
+        message = (f"the threshold is already reached at the bottom of the range: mean {evals[lo]['mean']:.4g} at "
+                   f"{problem.factor} = {lo:g}")
+    elif not evals[hi]["reached"]:
+        status, value = "not_reached", None
+        message = (f"the threshold is not reached at the top of the range: mean {evals[hi]['mean']:.4g} at "
+                   f"{problem.factor} = {hi:g} ({'<' if t.direction == 'above' else '>'} {t.threshold:g})")
+    else:
+        while hi - lo > tol and iterations < t.max_iterations:
+            mid = (lo + hi) // 2 if problem.integer else (lo + hi) / 2
+            if mid in (lo, hi):
+                break
+            evaluate([mid])
+            iterations += 1
+            if evals[mid]["reached"]:
+                hi = mid
+            else:
+                lo = mid
+        status, value = "found", hi
+        message = (f"smallest {problem.factor} reaching the threshold: {hi:g} (bracket {lo:g}..{hi:g}, "
+                   f"mean {evals[hi]['mean']:.4g} at {hi:g}, {evals[lo]['mean']:.4g} at {lo:g})")
+    warnings = []
+    xs = sorted(evals)
+    hit = [evals[x]["reached"] for x in xs]
+    if any(a and not b for a, b in zip(hit, hit[1:])):
+        warnings.append("evaluations are not monotone in the factor (a lower value reaches the threshold "
+                        "and a higher one does not): the bisection assumed monotonicity")
+    return {"status": status, "value": value, "low": lo, "high": hi, "message": message,
+            "iterations": iterations, "tolerance": tol, "warnings": warnings,
+            "evaluations": [evals[v] for v in order]}
+
+
+def run_target(path: str | Path, out: str | Path, workers: int | None = None, scheduler: str | None = None,
+               fmt: str = "parquet", progress=None) -> dict:
+    """``adoptsim target EXPERIMENT --out DIR``: :func:`load_target` and :func:`find_target`;
+    writes ``target.json``, ``evaluations.<fmt>`` (factor value, replicate, value, with the
+    mean), ``target.png``, ``manifest.json`` and the candidates' sweep folders
+    (``evaluations/NN``) into ``out``, atomically. Returns the content of ``target.json``."""
+    from .errors import AdoptsimError
+    from .plotting import target_figure
+    from .results import FORMATS, atomic_write_text, publish_dir, write_table
+
+    if fmt not in FORMATS:
+        raise AdoptsimError(f"--format: expected parquet or csv, got {fmt!r}")
+    problem = load_target(path)
+    t, exp = problem.target, problem.experiment
+    result: dict = {}
+
+    def build(tmp: Path) -> None:
+        res = find_target(problem, tmp / "evaluations", workers, scheduler, progress)
+        result.update({
+            "value": res["value"], "low": res["low"], "high": res["high"], "status": res["status"],
+            "message": res["message"], "factor": problem.factor, "range": [problem.low, problem.high],
+            "target": t.model_dump(), "replicates": exp.spec.replicates, "seed": exp.spec.seed,
+            "iterations": res["iterations"], "tolerance": res["tolerance"], "warnings": res["warnings"],
+            "evaluations": res["evaluations"]})
+        rows = [{"factor_value": e["value"], "replicate": r, "value": v, "mean": e["mean"], "reached": e["reached"],
+                 "order": i} for i, e in enumerate(res["evaluations"]) for r, v in enumerate(e["values"])]
+        write_table(pd.DataFrame(rows), tmp / "evaluations", fmt)
+        atomic_write_text(tmp / "target.json", json.dumps(result, indent=2) + "\n")
+        where = "world" if t.scope == "world" else f"{t.scope} {t.scope_id}"
+        target_figure(result, tmp / "target.png",
+                      f"{exp.name}: {t.metric}{f'[{t.key}]' if t.key else ''}, {where}, {t.date}")
+        meta = _analysis_manifest("target", experiment=exp.name, experiment_file=exp.file,
+                                  scenario_file=str(exp.scenario_file), scenario_hash=exp.base.digest(),
+                                  seed=exp.spec.seed, replicates=exp.spec.replicates, factor=problem.factor,
+                                  status=res["status"], value=res["value"])
+        atomic_write_text(tmp / "manifest.json", json.dumps(meta, indent=2) + "\n")
+
+    publish_dir(build, Path(out))
+    return result

@@ -70,7 +70,11 @@ def cmd_validate(args) -> int:
     for f in args.files:
         try:
             head = read_toml(Path(f), f)
-            if _is_experiment(head):
+            if _is_experiment(head) and "target" in head:
+                from .analysis import load_target
+
+                load_target(f)
+            elif _is_experiment(head):
                 try:
                     from .sweep import load_experiment
                 except ImportError:  # pragma: no cover - sweep module not present
@@ -251,6 +255,35 @@ def cmd_sensitivity(args) -> int:
     return rep.exit_code
 
 
+def cmd_discover(args) -> int:
+    from .discovery import run_discovery
+    from .results import prepare_out_dir
+
+    out = prepare_out_dir(args.out, Path(args.sweep) / "discovery", args.overwrite)
+    s = run_discovery(args.sweep, out, args.metric, args.scope, args.scope_id, args.key, args.date, args.above,
+                      args.below, args.alpha, args.min_mass, args.min_density, args.format)
+    box = "; ".join(f"{k} in {v[0]:.4g}..{v[1]:.4g}" if isinstance(v[0], float) else f"{k} in {{{', '.join(v)}}}"
+                    for k, v in s["box"].items()) or "no factor restricted"
+    print(f"{s['condition']}: {s['hits']} of {s['cases']} runs; chosen box (step {s['chosen_step']}, "
+          f"{s['chosen_because']}): {box}; coverage {s['coverage']:.0%}, density {s['density']:.0%}, "
+          f"mass {s['mass']:.0%} -> {out}")
+    return 0
+
+
+def cmd_target(args) -> int:
+    from .analysis import run_target
+    from .results import prepare_out_dir
+
+    if args.workers is not None and args.scheduler:
+        raise AdoptsimError("--workers and --scheduler: give one or the other")
+    out = prepare_out_dir(args.out, Path("results") / Path(args.experiment).stem, args.overwrite)
+    res = run_target(args.experiment, out, args.workers, args.scheduler, args.format)
+    for w in res["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"{res['status']}: {res['message']} -> {out}")
+    return 0
+
+
 def cmd_list(args) -> int:
     roots = _bundled_roots()
     if not roots:
@@ -325,6 +358,34 @@ def build_parser() -> argparse.ArgumentParser:
                          "into SCENARIO/plots/ as before (or --out FILE.png)")
     cp.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     cp.set_defaults(func=cmd_compare)
+
+    dc = sub.add_parser("discover", help="scenario discovery (PRIM): factor ranges where a condition holds")
+    dc.add_argument("sweep", help="sweep folder (made by 'adoptsim sweep')")
+    dc.add_argument("--metric", required=True, help="metric (one the sweep kept)")
+    dc.add_argument("--scope", choices=["world", "region", "nation"], default="world", help="scope level")
+    dc.add_argument("--scope-id", default=None, help="region or nation id (with --scope region|nation)")
+    dc.add_argument("--key", default=None, help="the metric's key (vendor, licence, origin)")
+    dc.add_argument("--date", default=None, help="month YYYY-MM (default: each run's final month)")
+    th = dc.add_mutually_exclusive_group(required=True)
+    th.add_argument("--above", type=float, default=None, help="condition: value > X")
+    th.add_argument("--below", type=float, default=None, help="condition: value < X")
+    dc.add_argument("--alpha", type=float, default=0.05, help="share of the box peeled per step (default 0.05)")
+    dc.add_argument("--min-mass", type=float, default=0.05, help="smallest box, share of runs (default 0.05)")
+    dc.add_argument("--min-density", type=float, default=None,
+                    help="choose the largest box with at least this density (default: the knee)")
+    dc.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
+    dc.add_argument("--out", type=Path, default=None, help="output folder (default SWEEP/discovery)")
+    dc.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    dc.set_defaults(func=cmd_discover)
+
+    tg = sub.add_parser("target", help="smallest factor value that makes a metric reach a threshold")
+    tg.add_argument("experiment", help="experiment TOML file with one [[factors]] range and a [target] table")
+    tg.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    tg.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run on a Dask cluster")
+    tg.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
+    tg.add_argument("--out", type=Path, default=None, help="output folder (default results/<experiment>)")
+    tg.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    tg.set_defaults(func=cmd_target)
 
     sw = sub.add_parser("sweep", help="run an experiment: many scenario variants and replicates")
     sw.add_argument("experiment", help="experiment TOML file")
