@@ -135,6 +135,8 @@ def test_prim_peels_grid_levels_and_categories():
     assert box.loc["level", "low"] == 3 and box.loc["level", "high"] == 4
     assert box.loc["kind", "categories"] == "b"
     assert traj.loc[traj["step"] == step, "coverage"].iloc[0] == 1.0
+    assert (traj["coverage"] == 1.0).all()  # no peel lost a hit: the default choice is the densest box
+    assert choose_box(traj)[0] == step
 
 
 @pytest.fixture(scope="module")

@@ -144,6 +144,9 @@ def choose_box(trajectory: pd.DataFrame, min_density: float | None = None) -> tu
         span = v.max() - v.min()
         return (v - v.min()) / span if span > 0 else np.zeros_like(v)
 
+    if np.ptp(cov) == 0:  # every box keeps every hit: the densest (last) box loses nothing
+        i = int(np.argmax(den))
+        return int(t["step"].iloc[i]), "the densest box (every box keeps all hits)"
     x, yv = scale(cov), scale(den)
     (x0, y0), (x1, y1) = (x[0], yv[0]), (x[-1], yv[-1])
     dist = np.abs((y1 - y0) * x - (x1 - x0) * yv + x1 * y0 - y1 * x0) / max(np.hypot(y1 - y0, x1 - x0), 1e-12)
