@@ -284,6 +284,21 @@ def cmd_target(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from .calibration import run_calibration
+
+    if args.workers is not None and args.scheduler:
+        raise AdoptsimError("--workers and --scheduler: give one or the other")
+    try:
+        rep = run_calibration(args.spec, args.out, workers=args.workers, scheduler=args.scheduler,
+                              resume=args.resume, scenario_out=args.scenario_out, fmt=args.format)
+    except KeyboardInterrupt:
+        return _interrupted(args.out)
+    print(rep.summary())
+    return 0
+
+
+
 def cmd_list(args) -> int:
     roots = _bundled_roots()
     if not roots:
@@ -408,6 +423,17 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--key", default=None, help="its key (vendor, licence, origin)")
     se.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
     se.set_defaults(func=cmd_sensitivity)
+
+    ca = sub.add_parser("calibrate", help="fit a scenario's assumed parameters to observed targets (ABC)")
+    ca.add_argument("spec", help="calibration spec TOML file (see calibration/baseline.toml)")
+    ca.add_argument("--out", type=Path, required=True, help="output folder")
+    ca.add_argument("--workers", type=int, default=None, help="local worker processes (default: all cores)")
+    ca.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run on a Dask cluster")
+    ca.add_argument("--resume", action="store_true", help="continue a calibration in --out, skipping stored runs")
+    ca.add_argument("--scenario-out", type=Path, default=None,
+                    help="where to write the calibrated scenario (default OUT/calibrated.toml)")
+    ca.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
+    ca.set_defaults(func=cmd_calibrate)
 
     ls = sub.add_parser("list", help="list bundled scenarios and experiments")
     ls.set_defaults(func=cmd_list)

@@ -843,3 +843,100 @@ def target_figure(result: dict, path: Path, title: str) -> Path:
     ax.set_title(f"{title}{status}\n{len(ev)} values x {result['replicates']} replicates "
                  "(same seeds for every value); numbers: evaluation order", fontsize=9)
     return _save(fig, path)
+
+
+# ---- calibration (adoptsim.calibration) ----------------------------------------------------
+
+def calibration_figure(targets: pd.DataFrame, path: Path, title: str) -> Path:
+    """Simulated vs observed, one panel per target: the target's band (shaded), the observed value
+    (black diamond) and the simulated median with its 10–90% range across all prior runs (grey),
+    the accepted runs (blue) and the calibrated scenario's check runs (orange)."""
+    n = len(targets)
+    fig, axes = plt.subplots(n, 1, figsize=(8.5, 0.6 + 1.45 * n), layout="constrained", squeeze=False)
+    rows = [("prior", "prior (all samples)", "#999999"), ("accepted", "accepted (ABC posterior)", "#3b4cc0"),
+            ("calibrated", "calibrated scenario", "#e6850e")]
+    for ax, r in zip(axes[:, 0], targets.itertuples(index=False)):
+        month = r.kind == "month"
+        ax.axvspan(r.low, r.high, color="#2ca02c", alpha=0.15, linewidth=0, label="target band")
+        for i, (name, label, col) in enumerate(rows):
+            lo, med, hi = (getattr(r, f"{name}_q{q}") for q in ("10", "50", "90"))
+            y = len(rows) - i
+            ax.plot([lo, hi], [y, y], color=col, linewidth=2.2, solid_capstyle="butt")
+            ax.plot([med], [y], "o", color=col, markersize=6, label=label)
+        ax.plot([r.observed], [len(rows) / 2 + 0.5], "D", color="black", markersize=7, label="observed")
+        ax.set_yticks([])
+        ax.set_ylim(0.3, len(rows) + 0.7)
+        if month:
+            lo_x = min(r.low, r.prior_q10, r.calibrated_q10) - 0.25
+            hi_x = max(r.high, r.prior_q90, r.calibrated_q90) + 0.25
+            ax.set_xlim(lo_x, hi_x)
+            ticks = [t / 4 for t in range(int(lo_x * 4), int(hi_x * 4) + 2)]
+            ax.set_xticks(ticks, [f"{int(round(t * 12)) // 12}-{int(round(t * 12)) % 12 + 1:02d}" for t in ticks],
+                          fontsize=8)
+        else:
+            ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+        inside = "inside" if r.inside else "OUTSIDE"
+        ax.set_title(f"{r.target}  ({r.quantity}; calibrated median {inside} the band)", fontsize=9, loc="left")
+        ax.grid(True, axis="x", alpha=0.3, linewidth=0.6)
+    axes[0, 0].legend(frameon=False, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle(title + "\nmarkers: medians; lines: 10–90% across runs", fontsize=10)
+    return _save(fig, path)
+
+
+def posterior_figure(samples: pd.DataFrame, fit: pd.DataFrame, path: Path, title: str) -> Path:
+    """Per fitted parameter: histogram of the prior sample (grey) and of the accepted samples
+    (blue), the fitted value (orange line) and the base scenario's value (dashed)."""
+    import numpy as np
+
+    n = len(fit)
+    ncols = min(3, n)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols + 0.5, 2.7 * nrows + 0.6), layout="constrained",
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, r in zip(axes.flat, fit.itertuples(index=False)):
+        bins = np.linspace(r.prior_low, r.prior_high, 21)
+        ax.hist(samples[r.parameter], bins=bins, color="#bbbbbb", label="prior sample")
+        ax.hist(samples.loc[samples["accepted"], r.parameter], bins=bins, color="#3b4cc0", label="accepted")
+        ax.axvline(r.value, color="#e6850e", linewidth=2, label="fitted")
+        ax.axvspan(r.q10, r.q90, color="#e6850e", alpha=0.15, linewidth=0, label="10–90%", zorder=0)
+        ax.axvline(r.base, color="#333333", linestyle="--", linewidth=1, label="base scenario")
+        ax.set_title(r.parameter, fontsize=9)
+    axes.flat[0].legend(frameon=False, fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def target_figure(result: dict, path: Path, title: str) -> Path:
+    """Target-seeking: each evaluated factor value's outcome per replicate (dots) and mean
+    (line, numbered in evaluation order), the threshold, and the final bracket and value."""
+    fig, ax = plt.subplots(figsize=(8.5, 5.2), layout="constrained")
+    ev = sorted(result["evaluations"], key=lambda e: e["value"])
+    order = {e["value"]: i + 1 for i, e in enumerate(result["evaluations"])}
+    for e in ev:
+        ax.scatter([e["value"]] * len(e["values"]), e["values"], s=10, color="#999999", alpha=0.6, linewidths=0,
+                   zorder=2)
+    xs, ms = [e["value"] for e in ev], [e["mean"] for e in ev]
+    ax.plot(xs, ms, color="#1f77b4", marker="o", linewidth=1.6, zorder=3, label="mean over replicates")
+    for x, m in zip(xs, ms):
+        ax.annotate(str(order[x]), (x, m), xytext=(4, 5), textcoords="offset points", fontsize=7, color="#1f77b4")
+    t = result["target"]
+    ax.axhline(t["threshold"], color="#d62728", linestyle="--", linewidth=1.2,
+               label=f"threshold {t['threshold']:g} ({t['direction']})")
+    if result["status"] == "found":
+        ax.axvspan(result["low"], result["high"], color="#2ca02c", alpha=0.15, linewidth=0, label="final bracket")
+        ax.axvline(result["value"], color="#2ca02c", linewidth=1.6, label=f"value {result['value']:.4g}")
+    elif result["status"] == "reached_at_low":
+        ax.axvline(result["value"], color="#2ca02c", linewidth=1.6, label="reached at the bottom of the range")
+    ax.set_xlabel(result["factor"])
+    ax.set_ylabel(t["metric"] + (f" [{t['key']}]" if t.get("key") else "") + f" in {t['date']}")
+    if t["metric"] in SHARE_METRICS - {"hhi"}:
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.grid(True, alpha=0.3, linewidth=0.6)
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    status = {"found": "", "not_reached": " - NOT REACHED in the range",
+              "reached_at_low": " - already reached at the bottom"}[result["status"]]
+    ax.set_title(f"{title}{status}\n{len(ev)} values x {result['replicates']} replicates "
+                 "(same seeds for every value); numbers: evaluation order", fontsize=9)
+    return _save(fig, path)
