@@ -255,6 +255,20 @@ def cmd_sensitivity(args) -> int:
     return rep.exit_code
 
 
+def cmd_calibrate(args) -> int:
+    from .calibration import run_calibration
+
+    if args.workers is not None and args.scheduler:
+        raise AdoptsimError("--workers and --scheduler: give one or the other")
+    try:
+        rep = run_calibration(args.spec, args.out, workers=args.workers, scheduler=args.scheduler,
+                              resume=args.resume, scenario_out=args.scenario_out, fmt=args.format)
+    except KeyboardInterrupt:
+        return _interrupted(args.out)
+    print(rep.summary())
+    return 0
+
+
 def cmd_discover(args) -> int:
     from .discovery import run_discovery
     from .results import prepare_out_dir
@@ -282,21 +296,6 @@ def cmd_target(args) -> int:
         print(f"warning: {w}", file=sys.stderr)
     print(f"{res['status']}: {res['message']} -> {out}")
     return 0
-
-
-def cmd_calibrate(args) -> int:
-    from .calibration import run_calibration
-
-    if args.workers is not None and args.scheduler:
-        raise AdoptsimError("--workers and --scheduler: give one or the other")
-    try:
-        rep = run_calibration(args.spec, args.out, workers=args.workers, scheduler=args.scheduler,
-                              resume=args.resume, scenario_out=args.scenario_out, fmt=args.format)
-    except KeyboardInterrupt:
-        return _interrupted(args.out)
-    print(rep.summary())
-    return 0
-
 
 
 def cmd_list(args) -> int:

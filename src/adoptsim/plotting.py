@@ -811,40 +811,6 @@ def discovery_figure(trajectory: pd.DataFrame, box: pd.DataFrame, cases: pd.Data
     return _save(fig, path)
 
 
-def target_figure(result: dict, path: Path, title: str) -> Path:
-    """Target-seeking: each evaluated factor value's outcome per replicate (dots) and mean
-    (line, numbered in evaluation order), the threshold, and the final bracket and value."""
-    fig, ax = plt.subplots(figsize=(8.5, 5.2), layout="constrained")
-    ev = sorted(result["evaluations"], key=lambda e: e["value"])
-    order = {e["value"]: i + 1 for i, e in enumerate(result["evaluations"])}
-    for e in ev:
-        ax.scatter([e["value"]] * len(e["values"]), e["values"], s=10, color="#999999", alpha=0.6, linewidths=0,
-                   zorder=2)
-    xs, ms = [e["value"] for e in ev], [e["mean"] for e in ev]
-    ax.plot(xs, ms, color="#1f77b4", marker="o", linewidth=1.6, zorder=3, label="mean over replicates")
-    for x, m in zip(xs, ms):
-        ax.annotate(str(order[x]), (x, m), xytext=(4, 5), textcoords="offset points", fontsize=7, color="#1f77b4")
-    t = result["target"]
-    ax.axhline(t["threshold"], color="#d62728", linestyle="--", linewidth=1.2,
-               label=f"threshold {t['threshold']:g} ({t['direction']})")
-    if result["status"] == "found":
-        ax.axvspan(result["low"], result["high"], color="#2ca02c", alpha=0.15, linewidth=0, label="final bracket")
-        ax.axvline(result["value"], color="#2ca02c", linewidth=1.6, label=f"value {result['value']:.4g}")
-    elif result["status"] == "reached_at_low":
-        ax.axvline(result["value"], color="#2ca02c", linewidth=1.6, label="reached at the bottom of the range")
-    ax.set_xlabel(result["factor"])
-    ax.set_ylabel(t["metric"] + (f" [{t['key']}]" if t.get("key") else "") + f" in {t['date']}")
-    if t["metric"] in SHARE_METRICS - {"hhi"}:
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.grid(True, alpha=0.3, linewidth=0.6)
-    ax.legend(frameon=False, fontsize=8, loc="best")
-    status = {"found": "", "not_reached": " - NOT REACHED in the range",
-              "reached_at_low": " - already reached at the bottom"}[result["status"]]
-    ax.set_title(f"{title}{status}\n{len(ev)} values x {result['replicates']} replicates "
-                 "(same seeds for every value); numbers: evaluation order", fontsize=9)
-    return _save(fig, path)
-
-
 # ---- calibration (adoptsim.calibration) ----------------------------------------------------
 
 def calibration_figure(targets: pd.DataFrame, path: Path, title: str) -> Path:
