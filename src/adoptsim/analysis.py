@@ -1,5 +1,8 @@
-"""Analysis of results: ensemble bands across replicates (comparisons, sensitivity and
-calibration build on these)."""
+"""Analysis of results: ensemble bands across replicates, usage shares and the baseline's
+target check, comparisons of results folders (:func:`compare_results`, :func:`run_compare`:
+paired differences under common random numbers) and target-seeking (:func:`load_target`,
+:func:`find_target`, :func:`run_target`). Scenario discovery (PRIM) is in
+:mod:`adoptsim.discovery`; sensitivity and calibration in their own modules."""
 
 from __future__ import annotations
 
