@@ -406,23 +406,51 @@ def test_summary_is_bit_identical_with_1_and_2_workers_and_dask(tiny, tmp_path):
             assert (tmp_path / other / "runs" / s).read_bytes() == (tmp_path / "w1" / "runs" / s).read_bytes()
 
 
+def _children(pid: int) -> list[int]:
+    """Child process ids (Linux /proc; empty elsewhere)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 @pytest.mark.slow
 def test_sweep_killed_with_sigkill_resumes_to_the_same_summary(tmp_path):
     write(tmp_path, "tiny.toml", TINY.format(months=24, per_nation=60))
     f = write(tmp_path, "exp.toml", EXPERIMENT.format(replicates=12))  # 48 runs
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    cmd = [sys.executable, "-m", "adoptsim", "sweep", str(f), "--workers", "1", "--out", str(killed)]
+    cmd = [sys.executable, "-m", "adoptsim", "sweep", str(f), "--workers", "2", "--out", str(killed)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             if len(list((killed / "runs").glob("*.parquet"))) >= 5 if (killed / "runs").exists() else False:
                 break
             time.sleep(0.01)
+        workers = _children(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    if list(Path(f"/proc/{os.getpid()}/task").glob("*/children")):
+        assert len(workers) >= 2  # the two workers (and multiprocessing's resource tracker)
+    # the worker processes notice and exit (no orphans left computing or waiting)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)]
     stored = len(list((killed / "runs").glob("*.parquet")))
     assert 5 <= stored < 48, "the sweep must be killed part-way"
     assert json.loads((killed / "manifest.json").read_text())["status"] == "running"

@@ -499,15 +499,28 @@ class InlineExecutor(Executor):
         return fut
 
 
+def _watch_parent(parent: int) -> None:
+    """Worker initializer: exit when the sweep process that started this worker dies (say,
+    killed with SIGKILL), instead of waiting forever for work as an orphan."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="adoptsim-parent-watch", daemon=True).start()
+
+
 def _process_pool(workers: int) -> Executor:
+    """Local worker processes, started with 'spawn' (direct children of the sweep: no fork of a
+    threaded parent, and each one exits when the sweep process dies)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["adoptsim.sweep", "adoptsim.model", "adoptsim.metrics"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                               initializer=_watch_parent, initargs=(os.getpid(),))
 
 
 def _dask_executor(address: str):
