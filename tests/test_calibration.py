@@ -179,3 +179,28 @@ range = [{v - 0.05}, {v + 0.05}]
     again = run_calibration(spec, out, workers=1, progress=False, resume=True,
                             scenario_out=tmp_path / "scenarios" / "fitted.toml")
     pd.testing.assert_frame_equal(again.fit, rep.fit)
+
+
+def test_shipped_calibrated_baseline():
+    """scenarios/baseline_calibrated.toml (made by the command in docs/calibration.md) extends the
+    baseline, sets only the fitted parameters inside their prior ranges, and its check (10
+    replicates, the spec's seed, stopped at the targets' horizon) puts every target inside its band."""
+    from adoptsim.analysis import target_check, target_metrics
+    from adoptsim.scenario import load_raw
+    from adoptsim.sweep import current_value, valid_paths
+
+    path = ROOT / "scenarios" / "baseline_calibrated.toml"
+    text = path.read_text()
+    assert 'extends = "baseline.toml"' in text
+    cal = load_spec(ROOT / "calibration" / "baseline.toml")
+    fitted = load_scenario(path)
+    locators = valid_paths(fitted)
+    for p in cal.spec.parameters:
+        assert p.range[0] <= current_value(fitted, locators[p.path]) <= p.range[1]
+        assert f"{p.path.split('.')[-1]} = " in text
+    raw = load_raw(path)
+    raw["meta"]["months"] = 24  # to 2025-12: the model is causal, the months before are unchanged
+    sc = parse_scenario(raw, str(path))
+    frame = simulate(sc, seed=cal.spec.seed, replicates=10, metrics=("adoption", "share_license", "share_vendor"))
+    check = target_check(target_metrics(frame, sc))
+    assert check["inside"].all(), check

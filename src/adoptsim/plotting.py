@@ -864,13 +864,16 @@ def posterior_figure(samples: pd.DataFrame, fit: pd.DataFrame, path: Path, title
         ax.axis("off")
     for ax, r in zip(axes.flat, fit.itertuples(index=False)):
         bins = np.linspace(r.prior_low, r.prior_high, 21)
-        ax.hist(samples[r.parameter], bins=bins, color="#bbbbbb", label="prior sample")
-        ax.hist(samples.loc[samples["accepted"], r.parameter], bins=bins, color="#3b4cc0", label="accepted")
+        ax.hist(samples[r.parameter], bins=bins, color="#777777", histtype="step", linewidth=1.2,
+                label="prior sample")
+        ax.hist(samples.loc[samples["accepted"], r.parameter], bins=bins, color="#3b4cc0", alpha=0.85,
+                label="accepted")
         ax.axvline(r.value, color="#e6850e", linewidth=2, label="fitted")
         ax.axvspan(r.q10, r.q90, color="#e6850e", alpha=0.15, linewidth=0, label="10–90%", zorder=0)
         ax.axvline(r.base, color="#333333", linestyle="--", linewidth=1, label="base scenario")
         ax.set_title(r.parameter, fontsize=9)
-    axes.flat[0].legend(frameon=False, fontsize=7)
+        ax.set_ylabel("samples", fontsize=8)
+    axes.flat[0].legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.15), ncols=3)
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
