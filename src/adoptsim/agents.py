@@ -252,6 +252,8 @@ class CommunityPopulation:
         self.W = W
         self.current = np.full(self.n, -1, dtype=np.int64)
         self._devs_offset = self.nation * (n_vendors + 1) + 1  # developers_by: nation·(V+1) + current + 1
+        self._crit_rows = np.flatnonzero(layout.critical)
+        self._crit_offset, self._crit_size = self._devs_offset[self._crit_rows], self.size[self._crit_rows]
         self.total_size = float(self.size.sum())
         self.adoption = scenario.adoption
         self.temperature = scenario.choice.temperature
@@ -348,6 +350,9 @@ class CommunityPopulation:
         if mask is None:
             flat = self._devs_offset + self.current
             size = self.size
+        elif mask is self.layout.critical:  # every month's metrics: the gathers are precomputed
+            flat = self._crit_offset + self.current[self._crit_rows]
+            size = self._crit_size
         else:
             flat = self._devs_offset[mask] + self.current[mask]
             size = self.size[mask]
