@@ -38,6 +38,48 @@ def synthetic_raw() -> dict:
     return raw
 
 
+def synthetic_spec(tmp_path, samples: int = 96, extra: str = "") -> Path:
+    """Targets made by the model itself at q = TRUE_Q (8 replicates, seed 99): world adoption in
+    2025-06 and 2025-12, bands ±0.05; the spec fits q and the trust weight."""
+    raw = synthetic_raw()
+    raw["adoption"]["q"] = TRUE_Q
+    frame = simulate(parse_scenario(raw), seed=99, replicates=8, metrics=("adoption",))
+    world = frame[frame["scope"] == "world"]
+    obs = {d: float(world[world["date"] == pd.Timestamp(d + "-01")]["value"].mean()) for d in ("2025-06", "2025-12")}
+    scen = tmp_path / "scenarios" / "synthetic.toml"
+    scen.parent.mkdir()
+    import tomli_w
+
+    scen.write_text(tomli_w.dumps({**raw, "adoption": {**raw["adoption"], "q": 0.5}}))
+    targets = "\n".join(f"""
+[[targets]]
+id = "adoption_{d}"
+metric = "adoption"
+when = "{d}"
+value = {v}
+range = [{v - 0.05}, {v + 0.05}]
+""" for d, v in obs.items())
+    write(tmp_path, "cal/targets.toml", targets)
+    spec = write(tmp_path, "cal/spec.toml", f"""
+        scenario = "../scenarios/synthetic.toml"
+        targets = "targets.toml"
+        replicates = 4
+        seed = 5
+        [method]
+        samples = {samples}
+        min_accepted = 4
+        check_replicates = 8
+{extra}
+        [[parameters]]
+        path = "adoption.q"
+        range = [0.05, 0.8]
+        [[parameters]]
+        path = "choice.trust"
+        range = [0.0, 4.0]
+        """)
+    return spec
+
+
 def test_shipped_targets_load():
     targets = load_targets(ROOT / "calibration" / "targets.toml")
     used = [t for t in targets if t.use]
@@ -114,41 +156,7 @@ def test_abc_recovers_a_known_parameter(tmp_path):
     median lies in that region, and the observed values' own error (SE ~0.01) adds < 0.01: tolerance
     0.07. The noise of a sample's median (~0.018 / 1.5 ≈ 0.012 in q) can shift the accepted set a
     little off the truth, hence the 0.02 slack on the 10–90% interval."""
-    raw = synthetic_raw()
-    raw["adoption"]["q"] = TRUE_Q
-    frame = simulate(parse_scenario(raw), seed=99, replicates=8, metrics=("adoption",))
-    world = frame[frame["scope"] == "world"]
-    obs = {d: float(world[world["date"] == pd.Timestamp(d + "-01")]["value"].mean()) for d in ("2025-06", "2025-12")}
-    scen = tmp_path / "scenarios" / "synthetic.toml"
-    scen.parent.mkdir()
-    import tomli_w
-
-    scen.write_text(tomli_w.dumps({**raw, "adoption": {**raw["adoption"], "q": 0.5}}))
-    targets = "\n".join(f"""
-[[targets]]
-id = "adoption_{d}"
-metric = "adoption"
-when = "{d}"
-value = {v}
-range = [{v - 0.05}, {v + 0.05}]
-""" for d, v in obs.items())
-    write(tmp_path, "cal/targets.toml", targets)
-    spec = write(tmp_path, "cal/spec.toml", """
-        scenario = "../scenarios/synthetic.toml"
-        targets = "targets.toml"
-        replicates = 4
-        seed = 5
-        [method]
-        samples = 96
-        min_accepted = 4
-        check_replicates = 8
-        [[parameters]]
-        path = "adoption.q"
-        range = [0.05, 0.8]
-        [[parameters]]
-        path = "choice.trust"
-        range = [0.0, 4.0]
-        """)
+    spec = synthetic_spec(tmp_path)
     out = tmp_path / "fit"
     rep = run_calibration(spec, out, workers=1, progress=False, scenario_out=tmp_path / "scenarios" / "fitted.toml")
     assert rep.rule.startswith("every target")  # enough samples inside both bands
@@ -204,3 +212,15 @@ def test_shipped_calibrated_baseline():
     frame = simulate(sc, seed=cal.spec.seed, replicates=10, metrics=("adoption", "share_license", "share_vendor"))
     check = target_check(target_metrics(frame, sc))
     assert check["inside"].all(), check
+
+
+def test_refine_with_nelder_mead(tmp_path):
+    """refine = true: Nelder-Mead from the best sample on the distance (common random numbers):
+    the refined distance is at most the best sample's, and the result is reported."""
+    spec = synthetic_spec(tmp_path, samples=16, extra="        refine = true\n        refine_iterations = 6")
+    rep = run_calibration(spec, tmp_path / "r", workers=1, progress=False, plot=False)
+    info = json.loads((tmp_path / "r" / "fit.json").read_text())
+    assert info["refine"]["evaluations"] <= 8 and "Nelder-Mead" in info["method"]
+    assert info["refine"]["distance"] <= info["distance"]["best_sample"] + 1e-12
+    assert "refined by Nelder-Mead" in (tmp_path / "r" / "calibrated.toml").read_text()
+    assert 0.05 <= rep.fit.set_index("parameter").loc["adoption.q", "value"] <= 0.8
