@@ -63,3 +63,21 @@ def test_plain_mesa_follows_the_engine_rules(network):
     assert abs(p_share.sum() - e_share.sum()) < tol, (p_share.sum(), e_share.sum(), tol)
     assert np.abs(p_share - e_share).max() < tol, (p_share, e_share, tol)
     assert 0.05 < e_share.sum() < 0.99  # the test compares something that moved
+
+
+def test_community_agents_can_be_made_later_without_changing_numbers():
+    from adoptsim.agents import Community
+    from adoptsim.metrics import tidy
+    from adoptsim.model import AdoptionModel
+
+    sc = synth.synthetic(1_000, months=4)
+    eager = AdoptionModel(sc, 5).run()
+    lazy = AdoptionModel(sc, 5, create_community_agents=False)
+    assert lazy.community_agents is None and len(lazy.agents_by_type.get(Community, [])) == 0
+    lazy.step()
+    agents = lazy.make_community_agents()
+    assert lazy.make_community_agents() is agents and len(lazy.agents_by_type[Community]) == 1_000
+    for _ in range(3):
+        lazy.step()
+    assert np.array_equal(tidy(eager)["value"].to_numpy(), tidy(lazy)["value"].to_numpy())
+    assert {a.current_model for a in agents} <= set(eager.index.vendors) | {None}

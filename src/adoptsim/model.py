@@ -96,8 +96,9 @@ class AdoptionModel(mesa.Model):
                           degree=net.degree, cross_border=net.cross_border, same_region=net.same_region,
                           rewire=net.rewire, rng=self.streams["network"])
         self.communities = CommunityPopulation(layout, W, V, sc, idx)
+        self.community_agents = None
         if create_community_agents:
-            self.community_agents = Community.create_agents(self, self.communities.n, np.arange(self.communities.n))
+            self.make_community_agents()
 
         self._developers = None  # set during the metrics phase only (see developers())
         self.datacollector = mesa.DataCollector(model_reporters={
@@ -110,6 +111,16 @@ class AdoptionModel(mesa.Model):
         self.vendors.update_licence(self.world, self.month0)
         self._prepare_choice_inputs()
         self.communities.initialise(self.base_utility, self.available, self.streams["init"], self.streams["choice"])
+
+    def make_community_agents(self):
+        """The communities as Mesa agents (views on the arrays), created on first call.
+
+        ``AdoptionModel(..., create_community_agents=False)`` skips them (at 10^6 communities
+        they cost several seconds and ~0.5 GB); this makes them later, at any step, without
+        changing any number."""
+        if self.community_agents is None:
+            self.community_agents = Community.create_agents(self, self.communities.n, np.arange(self.communities.n))
+        return self.community_agents
 
     # ---- phases ------------------------------------------------------------------------
     def _policy_state(self, month: int) -> WorldState:
