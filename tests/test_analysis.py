@@ -174,7 +174,7 @@ def test_discover_on_a_real_sweep(small_sweep, tmp_path, capsys):
     cheaper; trust favours US models in most nations): the chosen box caps choice.trust well
     below the top of its range and is denser in hits than the whole sweep."""
     out = tmp_path / "disc"
-    assert main(["discover", str(small_sweep), "--metric", "share_origin", "--key", "CN", "--above", "0.52",
+    assert main(["discover", str(small_sweep), "--metric", "share_origin", "--key", "CN", "--above", "0.58",
                  "--out", str(out)]) == 0
     assert "chosen box" in capsys.readouterr().out
     traj = pd.read_parquet(out / "prim_trajectory.parquet")

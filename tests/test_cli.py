@@ -121,8 +121,10 @@ def test_binary_scenario(tmp_path, capsys):
 def test_bad_options(small_path, tmp_path, capsys):
     code, _, err = cli("run", small_path, "--replicates", 0, "--out", tmp_path / "r", capsys=capsys)
     assert code == 2 and "--replicates" in err
-    code, _, err = cli("run", small_path, "--out", tmp_path / "no" / "such" / "r", capsys=capsys)
-    assert code == 2 and "parent folder" in err
+    # an --out in folders that do not exist yet is created
+    code, _, err = cli("run", small_path, "--replicates", 1, "--no-plots", "--out", tmp_path / "new" / "r",
+                       capsys=capsys)
+    assert code == 0 and (tmp_path / "new" / "r" / "timeseries.parquet").exists()
     with pytest.raises(SystemExit) as exc:
         main(["run", str(small_path), "--format", "xlsx"])
     assert exc.value.code == 2

@@ -41,7 +41,7 @@ CLAIMS = [
     ("sovereign_ai", "nation", ["IN"], "share_origin", ["IN"], "2028-12", +1),
     ("sovereign_ai", "nation", ["EU", "IN"], "critical_dependency", [""], "2028-12", -1),
     ("retaliation_escalation", "world", ["world"], "compute", ["openai", "google", "anthropic"], "2028-12", -1),
-    ("retaliation_escalation", "nation", ["US", "CN"], "critical_dependency", [""], "2028-12", -1),
+    ("retaliation_escalation", "nation", ["US", "CA", "UK", "AU", "JP", "TW"], "share_origin", ["CN"], "2028-12", -1),
 ]
 
 

@@ -203,3 +203,24 @@ def test_strategy_switches_are_off_by_default_and_act_when_set():
     assert m.vendors.is_open[0] and not m.vendors.is_open[1]
     snaps = m.datacollector.model_vars["vendors"]
     assert not snaps[11]["open"][0] and snaps[12]["open"][0]  # evaluated from month switch_after
+
+
+def test_simulate_releases_its_models():
+    """Mesa 3.3 registers every model in Agent._ids; simulate must not keep them alive."""
+    import gc
+    import weakref
+
+    refs = []
+    original = AdoptionModel.__init__
+
+    def spy(self, *a, **k):
+        original(self, *a, **k)
+        refs.append(weakref.ref(self))
+
+    AdoptionModel.__init__ = spy
+    try:
+        simulate(scenario(meta={"months": 6}), replicates=3)
+    finally:
+        AdoptionModel.__init__ = original
+    gc.collect()
+    assert len(refs) == 3 and all(r() is None for r in refs)

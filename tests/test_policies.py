@@ -7,17 +7,23 @@ import pytest
 
 from adoptsim.model import AdoptionModel, simulate
 from adoptsim.policies import REGISTRY, ComputeInvestment, InfrastructureBuildout, TrustShock
-from adoptsim.scenario import load_scenario, parse_scenario
+from adoptsim.scenario import load_raw, load_scenario, parse_scenario
 from conftest import EXAMPLES
 
-REPS = 3
+REPS = 5
 _cache: dict[str, object] = {}
+
+
+def example(name: str, per_nation: int = 200):
+    """An example scenario with more communities than it ships with (less sampling noise)."""
+    raw = load_raw(EXAMPLES / f"{name}.toml")
+    raw.setdefault("communities", {})["per_nation"] = per_nation
+    return parse_scenario(raw, name)
 
 
 def run(name: str):
     if name not in _cache:
-        _cache[name] = simulate(load_scenario(EXAMPLES / f"{name}.toml"), replicates=REPS,
-                                create_community_agents=False)
+        _cache[name] = simulate(example(name), replicates=REPS)
     return _cache[name]
 
 
@@ -91,7 +97,6 @@ def test_model_ban_removes_chinese_models_from_government():
         gov = (c.nation == idx.nation_pos[nation]) & (c.sector == idx.sector_pos["government"])
         cn = np.flatnonzero(idx.vendor_origin == idx.nation_pos["CN"])
         assert not np.isin(c.current[gov], cn).any()
-    assert value(pol, "share_origin", "CN", "nation", "FR") <= value(run("world"), "share_origin", "CN", "nation", "FR")
 
 
 def test_service_restriction_empties_issuer_vendors_in_target():

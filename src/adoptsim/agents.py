@@ -111,10 +111,15 @@ class VendorPopulation:
     * usable compute ``K[v] = compute[v]·(1 + compute_growth)^(t/12)·compute_mult[o]·chip_access[o]``
       (the ``compute`` metric) and effective compute ``E[v] = K[v]·efficiency[v]``;
     * frontier ``F(t) = max_v capability[v](0) + frontier_gap + frontier_growth·t/12``;
-    * capability ``C[v] += min(1, capability_growth[v]·Δ·E[v]/(E[v] + compute_half))
-      · max(F(t) − C[v], 0)`` — diminishing returns in compute, toward a moving frontier;
-    * efficiency ``eff[v] *= exp(Δ·(efficiency_growth + train_smarter·(1 − chip_access[o])))``:
-      chip-constrained vendors train smarter;
+    * attainable capability ``C*[v] = F(t) − compute_gap·log(max_u E[u] / E[v])``: the
+      best-resourced vendor can reach the frontier, and each e-fold of effective compute below it
+      costs ``compute_gap`` points (diminishing returns: logarithmic in compute), so a chip ban
+      lowers a vendor's ceiling and efficiency gains win it back;
+    * capability ``C[v] += min(1, capability_growth[v]·Δ)·max(C*[v] − C[v], 0)`` — vendors close
+      a share of their gap to that moving ceiling each month and never lose capability;
+    * efficiency ``eff[v] *= exp(Δ·(efficiency_growth + train_smarter·(1 − chip_access[o])
+      ·(1 − E[v]/max_u E[u])))``: chip-constrained vendors train smarter, the more so the further
+      their effective compute is below the leader's (the push fades as they catch up);
     * price (when ``price_decline > 0``; 0 freezes it) ``price[v] *= (1 − price_decline)^Δ
       · exp(Δ·price_share_response·(s[v] − 1/K))`` with s[v] its share of adopters and K the
       number of vendors on the market;
@@ -162,9 +167,13 @@ class VendorPopulation:
         self.compute = compute * access  # physical compute the vendor can use
         E = self.compute * self.efficiency  # effective compute
         frontier = self.frontier0 + d.frontier_growth * t * dt
-        rate = np.minimum(1.0, self.capability_growth * dt * E / (E + d.compute_half))
-        self.capability = self.capability + rate * np.maximum(frontier - self.capability, 0.0)
-        self.efficiency = self.efficiency * np.exp(dt * (d.efficiency_growth + d.train_smarter * (1.0 - access)))
+        E = np.maximum(E, 1e-300)  # a vendor with no compute at all sits infinitely far below
+        ceiling = frontier - d.compute_gap * np.log(E.max() / E)
+        rate = np.minimum(1.0, self.capability_growth * dt)
+        self.capability = self.capability + rate * np.maximum(ceiling - self.capability, 0.0)
+        behind = 1.0 - E / E.max()  # how far below the best-resourced vendor, 0..1
+        self.efficiency = self.efficiency * np.exp(
+            dt * (d.efficiency_growth + d.train_smarter * (1.0 - access) * behind))
         k = max(int(self.on_market.sum()), 1)
         moving = self.price_decline > 0
         response = np.exp(dt * d.price_share_response * (share_of_adopters - 1.0 / k))

@@ -530,14 +530,12 @@ def run_calibration(spec: str | Path | Calibration, out: str | Path, workers: in
     if out.exists() and any(out.iterdir()) and not resume:
         raise AdoptsimError(f"{out}: --out: folder exists and is not empty; pass --resume to continue the "
                             "calibration stored there, or choose another --out")
-    if not out.parent.exists():
-        raise AdoptsimError(f"{out}: --out: parent folder {out.parent} does not exist")
     scenario_path = Path(scenario_out) if scenario_out is not None else out / "calibrated.toml"
     if not scenario_path.parent.exists() and scenario_path.parent != out:
         raise AdoptsimError(f"{scenario_path}: --scenario-out: folder {scenario_path.parent} does not exist")
     points = lhs_points(cal)
     exp = experiment(cal, points)
-    out.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     rep = run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress)
     values, failed = _per_point_values(cal, exp, out / "sweep")
 

@@ -97,8 +97,6 @@ def prepare_out_dir(out: Path | None, default: Path, overwrite: bool) -> Path:
         if out.exists() and any(out.iterdir()) and not overwrite:
             raise AdoptsimError(f"{out}: --out: folder exists and is not empty; choose another --out "
                                 "or pass --overwrite to replace it")
-        if not out.parent.exists():
-            raise AdoptsimError(f"{out}: --out: parent folder {out.parent} does not exist")
         return out
     candidate, k = Path(default), 2
     while candidate.exists():

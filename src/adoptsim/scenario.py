@@ -115,7 +115,7 @@ class Dynamics(_Strict):
     frontier_gap: NonNeg = 10.0  # frontier at start = best initial capability + gap
     frontier_growth: NonNeg = 10.0  # capability points per year the frontier moves
     compute_growth: NonNeg = 0.0  # vendors' compute grows (1 + g) per year
-    compute_half: Positive = 1.0  # effective compute giving half the maximum progress rate
+    compute_gap: NonNeg = 3.0  # capability points lost per e-fold of effective compute below the best vendor
     efficiency_growth: NonNeg = 0.2  # per-year log growth of algorithmic efficiency
     train_smarter: NonNeg = 0.5  # extra efficiency growth per year at zero chip access
     price_share_response: Finite = 0.0  # per-year log price response to share above average

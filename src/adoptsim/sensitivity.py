@@ -219,9 +219,7 @@ def run_sensitivity(experiment: str | Path | Experiment, out: str | Path, worker
     if out.exists() and any(out.iterdir()) and not resume:
         raise AdoptsimError(f"{out}: --out: folder exists and is not empty; pass --resume to continue the analysis "
                             "stored there, or choose another --out")
-    if not out.parent.exists():
-        raise AdoptsimError(f"{out}: --out: parent folder {out.parent} does not exist")
-    out.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     rep = run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress)
 
     from . import results

@@ -443,14 +443,14 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
         import pyarrow.parquet as pq
 
         from .metrics import tidy
-        from .model import AdoptionModel, replicate_seed
+        from .model import AdoptionModel, release, replicate_seed
 
         model = AdoptionModel(scenario, replicate_seed(seed, replicate), create_community_agents=False)
         try:
             model.run()
             frame = tidy(model, replicate=replicate, metrics=metrics)
         finally:
-            _forget_model(model)
+            release(model)
         table = pa.Table.from_pandas(frame[SHARD_COLUMNS], preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                b"adoptsim.run": json.dumps(meta or {}, sort_keys=True).encode()})
@@ -463,16 +463,6 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
         where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
         return {"status": "failed", "shard": None, "error": f"{type(exc).__name__}: {exc}{where}",
                 "duration": time.perf_counter() - t0, "cpu": time.process_time() - c0}
-
-
-def _forget_model(model) -> None:
-    """Mesa 3.3 keeps every model alive in a class-level ``Agent._ids`` registry (keyed by
-    model; gone in Mesa 3.5): drop ours so a worker's memory stays flat over many runs."""
-    import mesa
-
-    ids = mesa.Agent.__dict__.get("_ids")
-    if isinstance(ids, dict):
-        ids.pop(model, None)
 
 
 def _write_shard(path: Path, data: bytes) -> None:
@@ -606,8 +596,6 @@ def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler:
         if old.get("design_hash") != design_hash:
             raise AdoptsimError(f"{out}: --resume: this folder holds a different sweep (experiment, scenario, "
                                 "seed or metrics changed); choose another --out")
-    elif not out.parent.exists():
-        raise AdoptsimError(f"{out}: --out: parent folder {out.parent} does not exist")
     if workers is not None and workers < 1:
         raise AdoptsimError(f"--workers: expected a whole number >= 1, got {workers}")
     client = executor = None
