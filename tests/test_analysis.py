@@ -52,7 +52,7 @@ def test_paired_difference_band_is_much_narrower(world_pair):
     ratio = wp / wu
     print(f"\npaired/unpaired 10-90% band width of share_origin[CN] difference since 2026-01: "
           f"{wp:.4f} / {wu:.4f} = {ratio:.3f}")
-    assert ratio < 0.4
+    assert ratio < 0.4  # measured 0.29 (seed 11, 12 replicates)
     # the shock lowers the Chinese share on average (the paired band lies mostly below 0)
     after = paired[paired["date"] >= "2026-06-01"]
     assert (after["q50"] < 0).mean() > 0.9
