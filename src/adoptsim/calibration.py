@@ -82,6 +82,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import AdoptsimError, InputError, Problem
+from .results import check_out_dir
 from .months import format_month, parse_month
 from .scenario import Scenario, _message, load_raw, parse_scenario, read_toml
 
@@ -525,11 +526,7 @@ def run_calibration(spec: str | Path | Calibration, out: str | Path, workers: in
     t0 = time.perf_counter()
     cal = spec if isinstance(spec, Calibration) else load_spec(spec)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise AdoptsimError(f"{out}: --out: exists and is not a folder")
-    if out.exists() and any(out.iterdir()) and not resume:
-        raise AdoptsimError(f"{out}: --out: folder exists and is not empty; pass --resume to continue the "
-                            "calibration stored there, or choose another --out")
+    check_out_dir(out, resume, "pass --resume to continue the calibration stored there")
     scenario_path = Path(scenario_out) if scenario_out is not None else out / "calibrated.toml"
     if not scenario_path.parent.exists() and scenario_path.parent != out:
         raise AdoptsimError(f"{scenario_path}: --scenario-out: folder {scenario_path.parent} does not exist")

@@ -87,17 +87,26 @@ def read_table(path_stem: Path) -> pd.DataFrame:
     raise FileNotFoundError(path_stem)
 
 
+def check_out_dir(out: Path, allowed: bool, hint: str) -> bool:
+    """Check an ``--out`` folder before anything is written: it must be a folder (or not exist
+    yet; missing parents are created later), and an existing non-empty one is an error unless
+    ``allowed`` (``--overwrite``, ``--resume``); ``hint`` says how to allow it. Returns whether
+    the folder already holds something."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AdoptsimError(f"{out}: --out: exists and is not a folder")
+    busy = out.exists() and any(out.iterdir())
+    if busy and not allowed:
+        raise AdoptsimError(f"{out}: --out: folder exists and is not empty; {hint}, or choose another --out")
+    return busy
+
+
 def prepare_out_dir(out: Path | None, default: Path, overwrite: bool) -> Path:
     """Where to write: ``out`` if given (an existing non-empty folder needs ``overwrite``),
     else ``default``, or ``default-2``, ``-3``… if it exists: never silently overwrite."""
     if out is not None:
-        out = Path(out)
-        if out.exists() and not out.is_dir():
-            raise AdoptsimError(f"{out}: --out: exists and is not a folder")
-        if out.exists() and any(out.iterdir()) and not overwrite:
-            raise AdoptsimError(f"{out}: --out: folder exists and is not empty; choose another --out "
-                                "or pass --overwrite to replace it")
-        return out
+        check_out_dir(out, overwrite, "pass --overwrite to replace it")
+        return Path(out)
     candidate, k = Path(default), 2
     while candidate.exists():
         candidate = Path(f"{default}-{k}")

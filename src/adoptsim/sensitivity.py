@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AdoptsimError
+from .results import check_out_dir
 from .sweep import Experiment, SweepReport, current_value, load_experiment, run_sweep
 
 SOBOL_COLUMNS = ["factor", "metric", "scope", "scope_id", "key", "date", "S1", "S1_conf", "ST", "ST_conf"]
@@ -214,11 +215,7 @@ def run_sensitivity(experiment: str | Path | Experiment, out: str | Path, worker
             raise AdoptsimError(f"{exp.file}: factors: Sobol' indices need at least 2 factors")
         exp = saltelli_experiment(exp)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise AdoptsimError(f"{out}: --out: exists and is not a folder")
-    if out.exists() and any(out.iterdir()) and not resume:
-        raise AdoptsimError(f"{out}: --out: folder exists and is not empty; pass --resume to continue the analysis "
-                            "stored there, or choose another --out")
+    check_out_dir(out, resume, "pass --resume to continue the analysis stored there")
     out.mkdir(parents=True, exist_ok=True)
     rep = run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress)
 

@@ -74,6 +74,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import AdoptsimError, InputError, Problem
+from .results import check_out_dir
 from .metrics import METRICS
 from .months import format_month, parse_month
 from .policies import REGISTRY
@@ -583,12 +584,7 @@ def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler:
     runs = plan_runs(exp)
     design_hash = _design_hash(exp, runs)
     shards = out / "runs"
-    if out.exists() and not out.is_dir():
-        raise AdoptsimError(f"{out}: --out: exists and is not a folder")
-    if out.exists() and any(out.iterdir()):
-        if not resume:
-            raise AdoptsimError(f"{out}: --out: folder exists and is not empty; pass --resume to continue "
-                                "the sweep stored there, or choose another --out")
+    if check_out_dir(out, resume, "pass --resume to continue the sweep stored there"):
         try:
             old = json.loads((out / "manifest.json").read_text())
         except (OSError, json.JSONDecodeError):
