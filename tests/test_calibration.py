@@ -4,7 +4,6 @@ recovery of a known parameter from synthetic targets, the calibrated scenario, C
 from __future__ import annotations
 
 import json
-import math
 import textwrap
 import tomllib
 from pathlib import Path

@@ -178,3 +178,19 @@ def test_console_script_has_no_traceback_and_no_progress_when_piped(small_path, 
     assert done.returncode == 0 and done.stderr == ""
     bad = subprocess.run(exe + ["run", str(tmp_path / "nope.toml")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "file not found" in bad.stderr
+
+
+def test_results_have_ordinary_permissions(small_path, tmp_path, capsys):
+    """Files written via temporary files get the permissions of a plain write (not 0600)."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "perm"
+        assert cli("run", small_path, "--replicates", 1, "--out", out, capsys=capsys)[0] == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    for f in ("timeseries.parquet", "manifest.json", "summary.parquet"):
+        assert stat.S_IMODE((out / f).stat().st_mode) == 0o644, f

@@ -533,7 +533,7 @@ def run_calibration(spec: str | Path | Calibration, out: str | Path, workers: in
     points = lhs_points(cal)
     exp = experiment(cal, points)
     out.mkdir(parents=True, exist_ok=True)
-    rep = run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress)
+    run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress)
     values, failed = _per_point_values(cal, exp, out / "sweep")
 
     # ABC rejection on the replicate medians

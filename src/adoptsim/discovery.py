@@ -221,7 +221,7 @@ def sweep_outcomes(sw, metric: str, scope: str, scope_id: str, key: str, date: s
             if len(v):
                 rows.append({"point": point, "replicate": rep, "value": float(v.iloc[0])})
         if not rows:
-            first, last = sw.manifest.get("start"), None
+            first = sw.manifest.get("start")
             raise AdoptsimError(f"--date: no month {date} in the runs of {sw.path} (they start {first})")
         vals = pd.DataFrame(rows)
     out = ok[["point", "replicate", *factors]].merge(vals, on=["point", "replicate"], how="inner")

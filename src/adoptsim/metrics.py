@@ -72,8 +72,7 @@ def compute_blocks(model) -> list[dict]:
     crit = np.stack(mv["critical"])
     vend = mv["vendors"]
     is_open = np.stack([s["open"] for s in vend])  # (T, V)
-    T, N, V1 = devs.shape
-    V = V1 - 1
+    T, N, _ = devs.shape
     kinds, ids, agg = _scopes(idx)
     all_rows = np.arange(len(ids))
     scope_devs = np.einsum("sn,tnv->tsv", agg, devs)  # (T, S, V+1)

@@ -19,7 +19,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 
 from . import __version__
@@ -32,6 +31,18 @@ FORMATS = ("parquet", "csv")
 
 # ---- atomic file operations --------------------------------------------------------------
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _public(path: str | Path, folder: bool = False) -> None:
+    """Give a temporary file or folder the permissions a plain open()/mkdir would (mkstemp and
+    mkdtemp make them private to the user)."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and an atomic rename."""
     path = Path(path)
@@ -41,6 +52,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        _public(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -64,6 +76,7 @@ def write_table(df: pd.DataFrame, path_stem: Path, fmt: str) -> Path:
             if "date" in out:
                 out["date"] = pd.to_datetime(out["date"]).dt.strftime("%Y-%m")
             out.to_csv(tmp, index=False)
+        _public(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -122,6 +135,7 @@ def publish_dir(build: Callable[[Path], None], out: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         build(tmp)
+        _public(tmp, folder=True)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
             os.replace(out, old / "x")

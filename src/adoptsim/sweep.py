@@ -60,7 +60,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -74,7 +73,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import AdoptsimError, InputError, Problem
-from .results import check_out_dir
+from .results import atomic_write_bytes, check_out_dir
 from .metrics import METRICS
 from .months import format_month, parse_month
 from .policies import REGISTRY
@@ -466,18 +465,6 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
                 "duration": time.perf_counter() - t0, "cpu": time.process_time() - c0}
 
 
-def _write_shard(path: Path, data: bytes) -> None:
-    """Write a shard atomically (temporary file, then rename): a kill leaves it whole or absent."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class InlineExecutor(Executor):
     """Runs each task in the calling process when it is submitted (``--workers 1``)."""
 
@@ -668,7 +655,7 @@ def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler:
                 "status": res["status"], "error": res["error"], "duration": round(res["duration"], 6),
                 "cpu": round(res.get("cpu", 0.0), 6)}
         if res["status"] == "ok":
-            _write_shard(shards / f"{spec.key}.parquet", res["shard"])
+            atomic_write_bytes(shards / f"{spec.key}.parquet", res["shard"])
             n_ok += 1
         else:
             n_fail += 1
