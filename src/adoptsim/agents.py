@@ -21,8 +21,8 @@ from .scenario import WEIGHTS, Scenario
 
 # ---- Mesa agents (views) ------------------------------------------------------------------
 
-class Nation(mesa.Agent):
-    """A nation or bloc; its parameters come from the scenario, policies modify them monthly."""
+class _ScenarioAgent(mesa.Agent):
+    """An agent made from one scenario entry (``spec``), at position ``index`` of the arrays."""
 
     def __init__(self, model, index: int, spec):
         super().__init__(model)
@@ -32,26 +32,21 @@ class Nation(mesa.Agent):
     @property
     def id(self) -> str:
         return self.spec.id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec.id})"
+
+
+class Nation(_ScenarioAgent):
+    """A nation or bloc; its parameters come from the scenario, policies modify them monthly."""
 
     @property
     def chip_access(self) -> float:
         return float(self.model.world.chip_access[self.index])
 
-    def __repr__(self) -> str:
-        return f"Nation({self.spec.id})"
 
-
-class Vendor(mesa.Agent):
+class Vendor(_ScenarioAgent):
     """A model vendor; capability, price, licence and derivatives evolve each month."""
-
-    def __init__(self, model, index: int, spec):
-        super().__init__(model)
-        self.index = index
-        self.spec = spec
-
-    @property
-    def id(self) -> str:
-        return self.spec.id
 
     @property
     def capability(self) -> float:
@@ -68,9 +63,6 @@ class Vendor(mesa.Agent):
     @property
     def derivatives(self) -> float:
         return float(self.model.vendors.derivatives[self.index])
-
-    def __repr__(self) -> str:
-        return f"Vendor({self.spec.id})"
 
 
 class Community(mesa.Agent):
