@@ -194,3 +194,25 @@ def test_results_have_ordinary_permissions(small_path, tmp_path, capsys):
     assert stat.S_IMODE(out.stat().st_mode) == 0o755
     for f in ("timeseries.parquet", "manifest.json", "summary.parquet"):
         assert stat.S_IMODE((out / f).stat().st_mode) == 0o644, f
+
+
+def test_validate_knows_every_input_kind(tmp_path, capsys):
+    from conftest import ROOT
+
+    files = [ROOT / "calibration" / "baseline.toml", ROOT / "calibration" / "targets.toml",
+             ROOT / "experiments" / "chip_ban_intensity.toml", ROOT / "experiments" / "target_open_push.toml"]
+    code, out, _ = cli("validate", *files, capsys=capsys)
+    assert code == 0 and out.count(": OK") == 4
+    bad = write(tmp_path, "spec.toml", f"""
+        scenario = "{ROOT / 'scenarios' / 'baseline.toml'}"
+        targets = "{ROOT / 'calibration' / 'targets.toml'}"
+        replicates = 2
+        seed = 1
+        [method]
+        samples = -3
+        [[parameters]]
+        path = "choice.trust"
+        range = [1.0, 4.0]
+        """)
+    code, out, _ = cli("validate", bad, capsys=capsys)
+    assert code == 2 and f"{bad}: method.samples: Input should be greater than or equal to 2" in out

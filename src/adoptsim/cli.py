@@ -59,8 +59,16 @@ def cmd_run(args) -> int:
     return 0
 
 
-def _is_experiment(raw: dict) -> bool:
-    return "scenario" in raw and ("factors" in raw or "design" in raw or "replicates" in raw)
+def _file_kind(raw: dict) -> str:
+    """What an input TOML file is: scenario, experiment, target (experiment with [target]),
+    calibration (spec) or targets (a calibration target file)."""
+    if "scenario" in raw and "parameters" in raw:
+        return "calibration"
+    if "scenario" in raw and ("factors" in raw or "design" in raw or "replicates" in raw):
+        return "target" if "target" in raw else "experiment"
+    if isinstance(raw.get("targets"), list) and not {"nations", "vendors", "extends"} & set(raw):
+        return "targets"
+    return "scenario"
 
 
 def cmd_validate(args) -> int:
@@ -69,17 +77,23 @@ def cmd_validate(args) -> int:
     bad = 0
     for f in args.files:
         try:
-            head = read_toml(Path(f), f)
-            if _is_experiment(head) and "target" in head:
+            kind = _file_kind(read_toml(Path(f), f))
+            if kind == "target":
                 from .analysis import load_target
 
                 load_target(f)
-            elif _is_experiment(head):
-                try:
-                    from .sweep import load_experiment
-                except ImportError:  # pragma: no cover - sweep module not present
-                    raise AdoptsimError(f"{f}: experiment files are not supported by this version") from None
+            elif kind == "experiment":
+                from .sweep import load_experiment
+
                 load_experiment(f)
+            elif kind == "calibration":
+                from .calibration import load_spec
+
+                load_spec(f)
+            elif kind == "targets":
+                from .calibration import load_targets
+
+                load_targets(f)
             else:
                 parse_scenario(load_raw(f), f)
             print(f"{f}: OK")
