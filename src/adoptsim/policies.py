@@ -16,6 +16,7 @@ reached at ``end`` afterwards (``persistent = True``).
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, ClassVar, Literal
 
 import numpy as np
@@ -70,11 +71,11 @@ class Policy(BaseModel):
             raise ValueError(f"'end' ({self.end}) must come after 'start' ({self.start})")
         return self
 
-    @property
+    @cached_property
     def start_month(self) -> int:
         return parse_month(self.start)
 
-    @property
+    @cached_property
     def end_month(self) -> int | None:
         return None if self.end is None else parse_month(self.end)
 

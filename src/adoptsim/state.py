@@ -25,6 +25,7 @@ class WorldIndex:
     nation_pos: dict[str, int] = field(default_factory=dict)
     vendor_pos: dict[str, int] = field(default_factory=dict)
     sector_pos: dict[str, int] = field(default_factory=dict)
+    _origin_cache: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, nations, vendors, sectors, nation_regions, vendor_origins) -> "WorldIndex":
@@ -53,8 +54,13 @@ class WorldIndex:
         return np.array([self.sector_pos[s] for s in names], dtype=np.int64)
 
     def vendors_of_origins(self, origins) -> np.ndarray:
-        """Vendor indices whose origin is one of ``origins`` (nation ids)."""
-        return np.flatnonzero(np.isin(self.vendor_origin, self.nation_idx(origins)))
+        """Vendor indices whose origin is one of ``origins`` (nation ids); cached per origin set
+        (policies ask every month)."""
+        key = tuple(origins)
+        hit = self._origin_cache.get(key)
+        if hit is None:
+            hit = self._origin_cache[key] = np.flatnonzero(np.isin(self.vendor_origin, self.nation_idx(origins)))
+        return hit
 
 
 @dataclass
