@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .months import YearMonth
+
 
 def band(frame: pd.DataFrame, scope: str = "world", scope_id: str = "world", metric: str = "adoption",
          keys: list[str] | None = None) -> pd.DataFrame:
@@ -348,19 +350,11 @@ class TargetSpec(BaseModel):
     scope: Literal["world", "region", "nation"] = "world"
     scope_id: str | None = None
     key: str = ""
-    date: str
+    date: YearMonth
     threshold: float
     direction: Literal["above", "below"] = "above"
     tolerance: Annotated[float, Field(gt=0)] | None = None
     max_iterations: Annotated[int, Field(ge=1, le=200)] = 20
-
-    @field_validator("date")
-    @classmethod
-    def _month(cls, v):
-        from .months import parse_month
-
-        parse_month(v)
-        return v
 
     @field_validator("threshold")
     @classmethod

@@ -83,7 +83,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import AdoptsimError, InputError, Problem
 from .results import check_out_dir
-from .months import format_month, parse_month
+from .months import YearMonth, format_month, parse_month
 from .scenario import Scenario, _message, load_raw, parse_scenario, read_toml
 
 QUANTITIES = ("open_weight_share_2025_11", "cn_open_share_2024_12", "cn_open_share_2025_mean",
@@ -150,16 +150,9 @@ class CalibrationSpec(_Strict):
     targets: str = Field(min_length=1)
     replicates: Annotated[int, Field(ge=1, le=10_000)] = 2
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
-    horizon: str | None = None
+    horizon: YearMonth | None = None
     method: Method = Field(default_factory=Method)
     parameters: list[Parameter] = Field(min_length=1)
-
-    @field_validator("horizon")
-    @classmethod
-    def _month(cls, v):
-        if v is not None:
-            parse_month(v)
-        return v
 
 
 def _pydantic_problems(exc: ValidationError, file: str, model: type[BaseModel], lists: tuple[str, ...]) -> list[Problem]:

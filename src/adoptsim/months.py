@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 import numpy as np
+from pydantic import AfterValidator
 
 _RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -22,6 +24,15 @@ def parse_month(text: str) -> int:
     if not 1900 <= year <= 2200:
         raise ValueError(f"year must be 1900..2200, got {text!r}")
     return year * 12 + month - 1
+
+
+def _checked(text: str) -> str:
+    parse_month(text)
+    return text
+
+
+#: A ``YYYY-MM`` string field, checked by :func:`parse_month` (use in pydantic models).
+YearMonth = Annotated[str, AfterValidator(_checked)]
 
 
 def format_month(index: int) -> str:

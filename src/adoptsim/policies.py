@@ -20,9 +20,9 @@ from functools import cached_property
 from typing import Annotated, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .months import parse_month
+from .months import YearMonth, parse_month
 from .state import WorldIndex, WorldState
 
 REGISTRY: dict[str, type["Policy"]] = {}
@@ -49,19 +49,12 @@ class Policy(BaseModel):
     type: str
     issuer: str | None = None
     targets: list[str] = Field(default_factory=list)
-    start: str
-    end: str | None = None
+    start: YearMonth
+    end: YearMonth | None = None
     description: str = ""
 
     persistent: ClassVar[bool] = False  # keeps acting (at its end level) after ``end``
     issuer_required: ClassVar[bool] = True
-
-    @field_validator("start", "end")
-    @classmethod
-    def _month(cls, v):
-        if v is not None:
-            parse_month(v)
-        return v
 
     @model_validator(mode="after")
     def _order(self):

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InputError, Problem
-from .months import format_month, parse_month
+from .months import YearMonth, format_month, parse_month
 from .policies import REGISTRY, Policy
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -48,15 +48,9 @@ class _Strict(BaseModel):
 class Meta(_Strict):
     name: str = "unnamed"
     description: str = ""
-    start: str = "2025-01"
+    start: YearMonth = "2025-01"
     months: Annotated[int, Field(ge=1, le=1200)] = 72
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 7
-
-    @field_validator("start")
-    @classmethod
-    def _month(cls, v):
-        parse_month(v)
-        return v
 
 
 class Adoption(_Strict):
@@ -153,16 +147,9 @@ class Vendor(_Strict):
     capability_growth: NonNeg = 0.0
     price_decline: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = 0.0
     derivatives: NonNeg = 0.0
-    available_from: str | None = None
+    available_from: YearMonth | None = None
     open_below_share: Unit | None = None  # closed vendor opens its weights below this share
     close_above_share: Unit | None = None  # open vendor closes its weights above this share
-
-    @field_validator("available_from")
-    @classmethod
-    def _month(cls, v):
-        if v is not None:
-            parse_month(v)
-        return v
 
 
 class Scenario(_Strict):

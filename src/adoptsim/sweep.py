@@ -75,7 +75,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import AdoptsimError, InputError, Problem
 from .results import atomic_write_bytes, check_out_dir
 from .metrics import METRICS
-from .months import format_month, parse_month
+from .months import YearMonth, format_month, parse_month
 from .policies import REGISTRY
 from .scenario import Nation, Scenario, Sector, Vendor, _message, load_raw, parse_scenario, read_toml
 
@@ -117,16 +117,10 @@ class ExperimentSpec(_Strict):
     replicates: Annotated[int, Field(ge=1, le=100_000)] = 10
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
     metrics: list[str] = Field(default_factory=lambda: list(DEFAULT_METRICS), min_length=1)
-    dates: list[str] = Field(default_factory=list)
+    dates: list[YearMonth] = Field(default_factory=list)
     design: Design = Field(default_factory=Design)
     factors: list[Factor] = Field(default_factory=list)
 
-    @field_validator("dates")
-    @classmethod
-    def _dates(cls, v):
-        for d in v:
-            parse_month(d)
-        return v
 
 
 # ---- factor paths ------------------------------------------------------------------------
