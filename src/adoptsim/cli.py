@@ -7,6 +7,7 @@ Exit codes: 0 success, 2 bad input (every message names the file and field), 1 i
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import tomllib
@@ -470,6 +471,9 @@ def main(argv: list[str] | None = None) -> int:
     except AdoptsimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into a reader that stopped (`| head`): no traceback,
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # exit as a SIGPIPE'd tool does
+        return 141
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
