@@ -383,8 +383,8 @@ def load_target(path: str | Path) -> TargetProblem:
     from .errors import InputError, Problem
     from .metrics import METRICS
     from .months import format_month, parse_month
-    from .scenario import _message, load_raw, parse_scenario, read_toml
-    from .sweep import Experiment, ExperimentSpec, _nearest, _problems, apply_point, current_value, valid_paths
+    from .scenario import _message, indexed_problems, load_raw, parse_scenario, read_toml
+    from .sweep import Experiment, ExperimentSpec, _nearest, apply_point, current_value, valid_paths
 
     path = Path(path)
     file = str(path)
@@ -406,7 +406,7 @@ def load_target(path: str | Path) -> TargetProblem:
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
-        raise InputError(problems + _problems(exc, file, data)) from None
+        raise InputError(problems + indexed_problems(exc, file, ExperimentSpec)) from None
     if len(spec.factors) != 1 or spec.factors[0].range is None:
         problems.append(Problem(file, "factors", "a target experiment needs exactly one [[factors]] entry, "
                                 f"with a range = [lo, hi] (got {len(spec.factors)} factor(s))"))

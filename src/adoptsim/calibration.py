@@ -84,7 +84,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import AdoptsimError, InputError, Problem
 from .results import check_out_dir
 from .months import YearMonth, format_month, parse_month
-from .scenario import Scenario, _message, load_raw, parse_scenario, read_toml
+from .scenario import Scenario, indexed_problems, load_raw, parse_scenario, read_toml
 
 QUANTITIES = ("open_weight_share_2025_11", "cn_open_share_2024_12", "cn_open_share_2025_mean",
               "cn_passes_us_open")  # columns of analysis.target_metrics
@@ -155,18 +155,6 @@ class CalibrationSpec(_Strict):
     parameters: list[Parameter] = Field(min_length=1)
 
 
-def _pydantic_problems(exc: ValidationError, file: str, model: type[BaseModel], lists: tuple[str, ...]) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        loc = list(err["loc"])
-        if len(loc) >= 2 and loc[0] in lists and isinstance(loc[1], int):
-            loc[1] = f"[{loc[1]}]"
-        label = ".".join(str(p) for p in loc).replace(".[", "[")
-        sub = {"parameters": Parameter, "method": Method, "targets": Target}.get(loc[0] if loc else "", model)
-        out.append(Problem(file, label, _message(err, list(sub.model_fields))))
-    return out
-
-
 # ---- targets -----------------------------------------------------------------------------
 
 def _month_number(text: str) -> float:
@@ -187,7 +175,7 @@ def load_targets(path: str | Path) -> list[Target]:
     try:
         tf = TargetFile.model_validate(data)
     except ValidationError as exc:
-        raise InputError(_pydantic_problems(exc, file, TargetFile, ("targets",))) from None
+        raise InputError(indexed_problems(exc, file, TargetFile)) from None
     problems = []
     seen = set()
     for i, t in enumerate(tf.targets):
@@ -324,7 +312,7 @@ def load_spec(path: str | Path) -> Calibration:
     try:
         spec = CalibrationSpec.model_validate(data)
     except ValidationError as exc:
-        raise InputError(_pydantic_problems(exc, file, CalibrationSpec, ("parameters",))) from None
+        raise InputError(indexed_problems(exc, file, CalibrationSpec)) from None
     scen_path = path.parent / spec.scenario
     if not scen_path.exists():
         raise InputError([Problem(file, "scenario", f"file not found: {spec.scenario!r} (looked for {scen_path})")])

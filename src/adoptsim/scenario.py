@@ -350,6 +350,18 @@ def _problems_from(exc: ValidationError, file: str, raw: Any, model: type[BaseMo
     return out
 
 
+def indexed_problems(exc: ValidationError, file: str, model: type[BaseModel]) -> list[Problem]:
+    """Problems of a non-scenario input file (experiment, calibration spec, target file): list
+    entries are labelled by position (``factors[0].path``), did-you-mean from the model that
+    holds the key."""
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        label = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+        out.append(Problem(file, label, _message(err, _allowed_keys(model, loc))))
+    return out
+
+
 def _validate_policy(entry: Any, i: int, file: str) -> tuple[Policy | None, list[Problem]]:
     name = entry.get("name") if isinstance(entry, dict) else None
     label = f"policies.{name}" if isinstance(name, str) and name else f"policies[{i}]"

@@ -77,7 +77,7 @@ from .results import atomic_write_bytes, check_out_dir
 from .metrics import METRICS
 from .months import YearMonth, format_month, parse_month
 from .policies import REGISTRY
-from .scenario import Nation, Scenario, Sector, Vendor, _message, load_raw, parse_scenario, read_toml
+from .scenario import Nation, Scenario, Sector, Vendor, indexed_problems, load_raw, parse_scenario, read_toml
 
 METHODS = ("grid", "list", "lhs", "sobol", "oat")
 DEFAULT_METRICS = ("adoption", "share_license", "share_origin", "share_vendor")
@@ -241,22 +241,6 @@ class Experiment:
         return parse_scenario(apply_point(self.raw, self.locators, self.points[i]), label)
 
 
-def _problems(exc: ValidationError, file: str, raw: dict) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        loc = list(err["loc"])
-        if len(loc) >= 2 and loc[0] in ("factors", "metrics", "dates") and isinstance(loc[1], int):
-            loc[1] = f"[{loc[1]}]"
-        label = ".".join(str(p) for p in loc).replace(".[", "[")
-        model: type[BaseModel] = ExperimentSpec
-        if loc and loc[0] == "factors":
-            model = Factor
-        elif loc and loc[0] == "design":
-            model = Design
-        out.append(Problem(file, label, _message(err, list(model.model_fields))))
-    return out
-
-
 def _unit_design(spec: ExperimentSpec) -> np.ndarray:
     """samples x factors points in [0, 1) for lhs/sobol, seeded from the experiment seed."""
     from scipy.stats import qmc
@@ -294,7 +278,7 @@ def load_experiment(path: str | Path) -> Experiment:
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
-        raise InputError(_problems(exc, file, data)) from None
+        raise InputError(indexed_problems(exc, file, ExperimentSpec)) from None
     problems: list[Problem] = []
     scen_path = path.parent / spec.scenario
     if not scen_path.exists():
