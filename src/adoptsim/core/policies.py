@@ -22,7 +22,7 @@ from typing import Annotated, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .months import YearMonth, parse_month
+from ..months import YearMonth, parse_month
 from .state import WorldIndex, WorldState
 
 REGISTRY: dict[str, type["Policy"]] = {}

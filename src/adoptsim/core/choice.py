@@ -64,7 +64,7 @@ def group_utility(weights: dict[str, np.ndarray], *, capability: np.ndarray, eff
     ``w_x[s]`` is the ``[choice]`` weight times sector s's multiplier (``weights`` holds these
     per-sector vectors). Trust and infrastructure are (N, N) matrices indexed by origin nation.
     The gdp term is the same for every vendor of a community, so it shifts all utilities
-    equally and leaves choice probabilities unchanged; it is kept as DESIGN writes it.
+    equally and leaves choice probabilities unchanged; it is kept so the utility reads as docs/model.md writes it.
     """
     W = {k: v[None, :, None] for k, v in weights.items()}  # (1, S, 1)
     per_nv = (-np.log(eff_price / gdp[:, None]))[:, None, :]  # (N, 1, V)

@@ -1,6 +1,6 @@
 """AdoptionModel: build the world from a scenario and step it month by month.
 
-Step order (DESIGN §1), month ``t`` (0-based; its date is ``meta.start + t`` months):
+Step order (docs/model.md), month ``t`` (0-based; its date is ``meta.start + t`` months):
 
 1. **policies** — a fresh :class:`~adoptsim.state.WorldState` is made from the scenario's base
    values and every policy in force acts on it;
@@ -11,7 +11,7 @@ Step order (DESIGN §1), month ``t`` (0-based; its date is ``meta.start + t`` mo
 5. **metrics** — Mesa's ``DataCollector`` stores the month's developer counts per nation and
    model, and the vendors' state.
 
-Randomness (DESIGN §4): a run is driven by one ``numpy.random.SeedSequence``; each subsystem
+Randomness (docs/model.md): a run is driven by one ``numpy.random.SeedSequence``; each subsystem
 draws from its own named child stream (:data:`STREAMS`), and each month draws a fixed number of
 uniforms per stream, so variants of a scenario share random numbers where their rules agree.
 Replicate ``r`` of seed ``s`` uses ``SeedSequence(s, spawn_key=(r,))``, identical to
@@ -30,9 +30,10 @@ import mesa
 import numpy as np
 
 from . import choice
-from .agents import Community, CommunityPopulation, Communities, Nation, Vendor, VendorPopulation
+from .agents import Community, Nation, Vendor
 from .network import build_network
-from .scenario import Scenario
+from .populations import CommunityLayout, CommunityPopulation, VendorPopulation
+from .schema import Scenario
 from .state import WorldIndex, WorldState
 
 STREAMS = ("network", "init", "adoption", "revision", "choice", "policies", "vendors", "mesa")
@@ -90,7 +91,7 @@ class AdoptionModel(mesa.Model):
         self.nation_agents = Nation.create_agents(self, N, list(range(N)), list(sc.nations))
         self.vendor_agents = Vendor.create_agents(self, V, list(range(V)), list(sc.vendors))
         self.vendors = VendorPopulation(sc, idx)
-        layout = Communities.layout(sc, idx)
+        layout = CommunityLayout.layout(sc, idx)
         net = sc.network
         W = build_network(net.kind, layout.nation, idx.nation_region[layout.nation], layout.size,
                           degree=net.degree, cross_border=net.cross_border, same_region=net.same_region,

@@ -1,14 +1,9 @@
-"""Scenario files: schema (pydantic), TOML loading, ``extends``, clear errors, resolved dump.
+"""The scenario schema (pydantic) and its validation.
 
-A scenario is a TOML file (see DESIGN §2 and the README). Loading it:
-
-1. reads the file (missing, empty, binary and malformed files are reported with the line);
-2. resolves ``extends`` (a path relative to the file): the parent is loaded first, tables are
-   merged key by key, and ``[[nations]]``/``[[vendors]]``/``[[policies]]`` are merged by
-   ``id``/``id``/``name`` (an entry with ``remove = true`` deletes the inherited one);
-   cycles are detected;
-3. validates every field strictly (unknown keys are errors, with a did-you-mean), then every
-   reference (origins, trust keys, policy issuers, targets, vendors, sectors) and every range.
+A scenario (docs/scenarios.md) is read from TOML by :mod:`adoptsim.io.scenario_files`, which
+also resolves ``extends``; :func:`parse_scenario` then validates the merged data: every field
+strictly (unknown keys are errors, with a did-you-mean), then every reference (origins, trust
+keys, policy issuers, targets, vendors, sectors) and every range.
 
 All problems are collected and raised together as one :class:`~adoptsim.errors.InputError`,
 each rendered ``file: path.to.field: message``.
@@ -16,18 +11,15 @@ each rendered ``file: path.to.field: message``.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import tomllib
-import typing
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import InputError, Problem
-from .months import YearMonth, format_month, parse_month
+from ..errors import InputError, Problem, did_you_mean
+from ..months import YearMonth, format_month, parse_month
+from .checks import problems_from, pydantic_message
 from .policies import REGISTRY, Policy
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -38,7 +30,6 @@ Ident = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]*$", max_length=6
 
 WEIGHTS = ("capability", "cost", "trust", "sovereignty", "infrastructure", "ecosystem", "peer", "inertia")
 CRITICAL_SECTORS = ("government", "health")
-MERGE_KEYS = {"nations": "id", "vendors": "id", "policies": "name"}
 
 
 class _Strict(BaseModel):
@@ -63,7 +54,7 @@ class Adoption(_Strict):
 
 
 class Choice(_Strict):
-    """Weights of the logit utility (DESIGN §1) and its temperature."""
+    """Weights of the logit utility (docs/model.md) and its temperature."""
 
     temperature: Annotated[float, Field(gt=0.0, le=1000.0, allow_inf_nan=False)] = 1.0
     capability: Finite = 0.1
@@ -121,7 +112,9 @@ class Dynamics(_Strict):
     switch_after: Annotated[int, Field(ge=0, le=1200)] = 12  # months before strategy switches
 
 
-class Nation(_Strict):
+class NationSpec(_Strict):
+    """One ``[[nations]]`` entry."""
+
     id: Ident
     name: str = ""
     region: str = "World"
@@ -135,7 +128,9 @@ class Nation(_Strict):
     infrastructure: dict[str, Unit] = Field(default_factory=dict)  # per origin; missing: 0
 
 
-class Vendor(_Strict):
+class VendorSpec(_Strict):
+    """One ``[[vendors]]`` entry."""
+
     id: Ident
     name: str = ""
     origin: str
@@ -160,8 +155,8 @@ class Scenario(_Strict):
     communities: Communities = Field(default_factory=Communities)
     dynamics: Dynamics = Field(default_factory=Dynamics)
     sectors: dict[Ident, Sector] = Field(default_factory=lambda: {"general": Sector(share=1.0)})
-    nations: list[Nation] = Field(min_length=1)
-    vendors: list[Vendor] = Field(min_length=1)
+    nations: list[NationSpec] = Field(min_length=1)
+    vendors: list[VendorSpec] = Field(min_length=1)
     policies: list[Any] = Field(default_factory=list)  # validated against the registry
 
     # ---- convenience -------------------------------------------------------------------
@@ -192,175 +187,7 @@ class Scenario(_Strict):
         return hashlib.sha256(self.to_toml().encode()).hexdigest()
 
 
-# ---- reading files ----------------------------------------------------------------------
-
-def read_toml(path: Path, display: str | None = None) -> dict:
-    """Read one TOML file, turning every failure into an :class:`InputError` naming the file."""
-    name = display or str(path)
-    if not path.exists():
-        raise InputError([Problem(name, "", "file not found")])
-    if path.is_dir():
-        raise InputError([Problem(name, "", "is a directory, expected a TOML file")])
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError([Problem(name, "", f"cannot read file: {exc.strerror}")]) from None
-    if not raw.strip():
-        raise InputError([Problem(name, "", "file is empty, expected a TOML document")])
-    if b"\x00" in raw:
-        raise InputError([Problem(name, "", "binary file, expected a UTF-8 TOML document")])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError([Problem(name, "", f"not UTF-8 text (byte {exc.start}), expected a TOML document")]) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError([Problem(name, "", f"malformed TOML: {exc}")]) from None
-
-
-def _merge_lists(parent: list, child: list, key: str) -> list:
-    out = [dict(e) if isinstance(e, dict) else e for e in parent]
-    pos = {e.get(key): i for i, e in enumerate(out) if isinstance(e, dict) and key in e}
-    for entry in child:
-        if isinstance(entry, dict) and entry.get(key) in pos:
-            i = pos[entry[key]]
-            if entry.get("remove") is True:
-                out[i] = None
-            else:
-                out[i] = deep_merge(out[i], entry)
-        elif isinstance(entry, dict) and entry.get("remove") is True:
-            continue
-        else:
-            out.append(entry)
-    return [e for e in out if e is not None]
-
-
-def deep_merge(parent: dict, child: dict) -> dict:
-    """Merge ``child`` over ``parent``: tables key by key, nations/vendors/policies by id/name."""
-    out = dict(parent)
-    for k, v in child.items():
-        if k in MERGE_KEYS and isinstance(v, list) and isinstance(out.get(k), list):
-            out[k] = _merge_lists(out[k], v, MERGE_KEYS[k])
-        elif isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
-def load_raw(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict:
-    """Read a scenario file with its ``extends`` chain merged, as plain data (not validated)."""
-    path = Path(path)
-    display = str(path)
-    data = read_toml(path, display)
-    parent = data.pop("extends", None)
-    if parent is None:
-        return data
-    if not isinstance(parent, str) or not parent.strip():
-        raise InputError([Problem(display, "extends", f"expected a relative path string, got {parent!r}")])
-    target = (path.parent / parent)
-    key = target.resolve()
-    chain = _stack + (path.resolve(),)
-    if key in chain:
-        cycle = " -> ".join(p.name for p in chain + (key,))
-        raise InputError([Problem(display, "extends", f"extends cycle: {cycle}")])
-    if not target.exists():
-        raise InputError([Problem(display, "extends", f"file not found: {parent!r} (looked for {target})")])
-    return deep_merge(load_raw(target, chain), data)
-
-
-# ---- validation --------------------------------------------------------------------------
-
-def _label(raw: Any, loc: tuple) -> str:
-    """Render a pydantic location with ids instead of list positions: nations.BR.optimism."""
-    parts: list[str] = []
-    node = raw
-    for item in loc:
-        if isinstance(item, int) and isinstance(node, list):
-            entry = node[item] if item < len(node) else None
-            ident = None
-            if isinstance(entry, dict):
-                ident = entry.get("id", entry.get("name"))
-            parts.append(str(ident) if isinstance(ident, str) and ident else f"[{item}]")
-            node = entry
-        else:
-            parts.append(str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    return ".".join(parts).replace(".[", "[")
-
-
-def _model_in(ann: Any) -> Any:
-    """The pydantic model inside an annotation: M, list[M], dict[str, M] -> ("dict", M), Optional[M]."""
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return ann
-    origin, args = typing.get_origin(ann), typing.get_args(ann)
-    if origin is dict and len(args) == 2:
-        return ("dict", _model_in(args[1]))
-    for a in args:
-        found = _model_in(a)
-        if found is not None:
-            return found
-    return None
-
-
-def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names of the model that holds the key at ``loc`` (for did-you-mean)."""
-    node: Any = model
-    for item in loc[:-1]:
-        if isinstance(item, int):
-            continue
-        if isinstance(node, tuple):  # the values of a dict of models (sectors)
-            node = node[1]
-            continue
-        field = node.model_fields.get(item) if node is not None else None
-        if field is None:
-            return []
-        node = _model_in(field.annotation)
-    return list(node.model_fields) if isinstance(node, type) else []
-
-
-def _message(err: dict, allowed: list[str]) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        key = str(err["loc"][-1])
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else (
-            f"; expected one of: {', '.join(allowed)}" if allowed else "")
-        return f"unknown key {key!r}{hint}"
-    if kind == "missing":
-        return "required field is missing"
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    got = err.get("input")
-    if kind not in ("model_type",) and not isinstance(got, (dict, list)) and repr(got) not in msg:
-        msg += f" (got {got!r})"
-    return msg
-
-
-def _problems_from(exc: ValidationError, file: str, raw: Any, model: type[BaseModel],
-                   prefix: tuple = ()) -> list[Problem]:
-    out = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        label = _label(raw, loc)
-        out.append(Problem(file, ".".join(str(p) for p in prefix + (label,)) if prefix else label,
-                           _message(err, _allowed_keys(model, loc))))
-    return out
-
-
-def indexed_problems(exc: ValidationError, file: str, model: type[BaseModel]) -> list[Problem]:
-    """Problems of a non-scenario input file (experiment, calibration spec, target file): list
-    entries are labelled by position (``factors[0].path``), did-you-mean from the model that
-    holds the key."""
-    out = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        label = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
-        out.append(Problem(file, label, _message(err, _allowed_keys(model, loc))))
-    return out
-
+# ---- validation ----------------------------------------------------------------------------
 
 def _validate_policy(entry: Any, i: int, file: str) -> tuple[Policy | None, list[Problem]]:
     name = entry.get("name") if isinstance(entry, dict) else None
@@ -369,9 +196,7 @@ def _validate_policy(entry: Any, i: int, file: str) -> tuple[Policy | None, list
         return None, [Problem(file, label, "expected a [[policies]] table")]
     kind = entry.get("type")
     if not isinstance(kind, str) or kind not in REGISTRY:
-        known = sorted(REGISTRY)
-        close = difflib.get_close_matches(str(kind), known, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(known)}"
+        hint = did_you_mean(str(kind), sorted(REGISTRY), cutoff=0.5)
         what = "missing policy 'type'" if kind is None else f"unknown policy type {kind!r}"
         return None, [Problem(file, f"{label}.type", what + hint)]
     cls = REGISTRY[kind]
@@ -383,7 +208,7 @@ def _validate_policy(entry: Any, i: int, file: str) -> tuple[Policy | None, list
             loc = tuple(err["loc"])
             field = ".".join(str(p) for p in loc)
             probs.append(Problem(file, f"{label}.{field}" if field else label,
-                                 _message(err, list(cls.model_fields))))
+                                 pydantic_message(err, list(cls.model_fields))))
         return None, probs
 
 
@@ -406,8 +231,7 @@ def _check_references(s: Scenario, file: str) -> list[Problem]:
 
     def unknown(where, kind, ident):
         pool = {"nation": nations, "vendor": vendors, "sector": sectors}[kind]
-        close = difflib.get_close_matches(str(ident), sorted(pool), n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(str(ident), sorted(pool), cutoff=0.5, list_all=False)
         probs.append(Problem(file, where, f"unknown {kind} {ident!r}{hint}"))
 
     for v in s.vendors:
@@ -447,7 +271,7 @@ def parse_scenario(raw: dict, file: str = "<scenario>") -> Scenario:
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
-        problems += _problems_from(exc, file, raw, Scenario)
+        problems += problems_from(exc, file, raw, Scenario)
     policies = []
     if not isinstance(policies_raw, list):
         problems.append(Problem(file, "policies", "expected an array of [[policies]] tables"))
@@ -463,8 +287,3 @@ def parse_scenario(raw: dict, file: str = "<scenario>") -> Scenario:
     if problems:
         raise InputError(problems)
     return scenario
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Load, merge (``extends``) and validate a scenario file."""
-    return parse_scenario(load_raw(path), str(path))

@@ -1,96 +1,21 @@
-"""Nation, Vendor and Community agents.
+"""The vectorised populations: all vendors and all communities as numpy arrays.
 
-The three agent classes are Mesa agents, so a model can be inspected agent by agent
-(``model.agents_by_type[Community]``), but their state lives in numpy arrays owned by the
-vectorised populations :class:`VendorPopulation` and :class:`CommunityPopulation`; the
-agent objects are views onto one row of those arrays. Every step updates whole arrays.
+:class:`VendorPopulation` holds every vendor's state and its monthly dynamics;
+:class:`CommunityLayout` the static layout of the communities; :class:`CommunityPopulation`
+their choices, one vectorised kernel per month. The Mesa agents of :mod:`adoptsim.core.agents`
+are views onto one row of these arrays. Every step updates whole arrays.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mesa
 import numpy as np
 import scipy.sparse as sp
 
 from . import choice
-from .months import parse_month
-from .scenario import WEIGHTS, Scenario
-
-
-# ---- Mesa agents (views) ------------------------------------------------------------------
-
-class _ScenarioAgent(mesa.Agent):
-    """An agent made from one scenario entry (``spec``), at position ``index`` of the arrays."""
-
-    def __init__(self, model, index: int, spec):
-        super().__init__(model)
-        self.index = index
-        self.spec = spec
-
-    @property
-    def id(self) -> str:
-        return self.spec.id
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.spec.id})"
-
-
-class Nation(_ScenarioAgent):
-    """A nation or bloc; its parameters come from the scenario, policies modify them monthly."""
-
-    @property
-    def chip_access(self) -> float:
-        return float(self.model.world.chip_access[self.index])
-
-
-class Vendor(_ScenarioAgent):
-    """A model vendor; capability, price, licence and derivatives evolve each month."""
-
-    @property
-    def capability(self) -> float:
-        return float(self.model.vendors.capability[self.index])
-
-    @property
-    def price(self) -> float:
-        return float(self.model.vendors.price[self.index])
-
-    @property
-    def is_open(self) -> bool:
-        return bool(self.model.vendors.is_open[self.index])
-
-    @property
-    def derivatives(self) -> float:
-        return float(self.model.vendors.derivatives[self.index])
-
-
-class Community(mesa.Agent):
-    """A developer community in one nation and sector; a view on row ``index`` of the arrays."""
-
-    def __init__(self, model, index: int):
-        super().__init__(model)
-        self.index = index
-
-    @property
-    def nation(self) -> str:
-        return self.model.index.nations[self.model.communities.nation[self.index]]
-
-    @property
-    def sector(self) -> str:
-        return self.model.index.sectors[self.model.communities.sector[self.index]]
-
-    @property
-    def size(self) -> float:
-        return float(self.model.communities.size[self.index])
-
-    @property
-    def current_model(self) -> str | None:
-        v = self.model.communities.current[self.index]
-        return None if v < 0 else self.model.index.vendors[v]
-
-    def __repr__(self) -> str:
-        return f"Community({self.index}, {self.nation}/{self.sector}, {self.current_model})"
+from ..months import parse_month
+from .schema import WEIGHTS, Scenario
 
 
 # ---- vectorised populations ---------------------------------------------------------------
@@ -180,7 +105,7 @@ class VendorPopulation:
 
 
 @dataclass
-class Communities:
+class CommunityLayout:
     """Static layout of the communities: nation, sector, size (developers), critical flag."""
 
     nation: np.ndarray
@@ -189,12 +114,12 @@ class Communities:
     critical: np.ndarray
 
     @classmethod
-    def layout(cls, scenario: Scenario, index) -> "Communities":
+    def layout(cls, scenario: Scenario, index) -> "CommunityLayout":
         """``per_nation`` communities per nation, split across sectors by largest remainder of
         ``per_nation · share``; each gets an equal part of its nation-sector's developers."""
         shares = np.array([scenario.sectors[s].share for s in index.sectors])
         k = scenario.communities.per_nation
-        counts = _largest_remainder(shares, k)
+        counts = largest_remainder(shares, k)
         devs = np.array([n.developers for n in scenario.nations])
         N, S = len(devs), len(shares)
         per_group = np.tile(counts, N)  # (N*S,)
@@ -208,7 +133,7 @@ class Communities:
         return cls(nation=nation, sector=sector, size=size, critical=crit[sector])
 
 
-def _largest_remainder(shares: np.ndarray, k: int) -> np.ndarray:
+def largest_remainder(shares: np.ndarray, k: int) -> np.ndarray:
     """Integer counts summing to k, proportional to shares, at least 1 per positive share when possible."""
     raw = shares * k
     counts = np.floor(raw).astype(np.int64)
@@ -243,7 +168,7 @@ class CommunityPopulation:
     scenario and a variant share random numbers wherever their rules agree.
     """
 
-    def __init__(self, layout: Communities, W: sp.csr_matrix | None, n_vendors: int,
+    def __init__(self, layout: CommunityLayout, W: sp.csr_matrix | None, n_vendors: int,
                  scenario: Scenario, index):
         self.layout = layout
         self.nation, self.sector, self.size = layout.nation, layout.sector, layout.size
@@ -265,11 +190,6 @@ class CommunityPopulation:
         self.uses_peer = bool(np.any(self.weights["peer"] != 0))
 
     # -- neighbourhood -------------------------------------------------------------------
-    def _onehot(self) -> sp.csr_matrix:
-        has = self.current >= 0
-        rows = np.flatnonzero(has)
-        return sp.csr_matrix((np.ones(rows.size), (rows, self.current[rows])), shape=(self.n, self.V))
-
     def neighbour_adopted(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Size-weighted share of the neighbours that have adopted, for all communities or ``rows``."""
         adopted = (self.current >= 0).astype(np.float64)

@@ -1,4 +1,4 @@
-"""Metrics (DESIGN §1) per world, region and nation, as one tidy table.
+"""Metrics (docs/model.md, docs/outputs.md) per world, region and nation, as one tidy table.
 
 The model's ``DataCollector`` holds, per month, developers per nation and model (column 0 =
 non-adopters), the same for critical sectors, and the vendors' state. :func:`tidy` turns them
@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .months import month_dates
+from ..months import month_dates
 
 COLUMNS = ["replicate", "step", "date", "scope", "scope_id", "metric", "key", "value"]
 SCOPE_METRICS = ("adoption", "share_vendor", "share_license", "share_origin", "influence",

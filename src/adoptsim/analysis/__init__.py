@@ -1,0 +1,1 @@
+"""Analysis of simulated tables: bands, the empirical targets, comparisons, PRIM."""

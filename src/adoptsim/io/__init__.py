@@ -1,0 +1,1 @@
+"""Files and folders: scenario files, atomic writes, tables, manifests, results folders."""
