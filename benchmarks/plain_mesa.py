@@ -21,7 +21,7 @@ import math
 import mesa
 import numpy as np
 
-from adoptsim.model import AdoptionModel, replicate_seed
+from adoptsim.core.model import AdoptionModel, replicate_seed
 
 
 class PlainCommunity(mesa.Agent):

@@ -49,11 +49,11 @@ def measure_scaling(n: int, months: int, agents: bool) -> dict:
     """Build and run one synthetic scenario of ``n`` communities for ``months`` months."""
     import numpy as np
 
-    from adoptsim.agents import Communities
-    from adoptsim.metrics import tidy
-    from adoptsim.model import AdoptionModel, replicate_seed
-    from adoptsim.network import build_network
-    from adoptsim.state import WorldIndex
+    from adoptsim.core.populations import CommunityLayout
+    from adoptsim.core.metrics import tidy
+    from adoptsim.core.model import AdoptionModel, replicate_seed
+    from adoptsim.core.network import build_network
+    from adoptsim.core.state import WorldIndex
     from synth import synthetic
 
     sc = synthetic(n, months)
@@ -61,7 +61,7 @@ def measure_scaling(n: int, months: int, agents: bool) -> dict:
     # the network alone (as AdoptionModel builds it)
     idx = WorldIndex.build([x.id for x in sc.nations], [v.id for v in sc.vendors], list(sc.sectors),
                            [x.region for x in sc.nations], [v.origin for v in sc.vendors])
-    layout = Communities.layout(sc, idx)
+    layout = CommunityLayout.layout(sc, idx)
     t = time.perf_counter()
     W = build_network(sc.network.kind, layout.nation, idx.nation_region[layout.nation], layout.size,
                       degree=sc.network.degree, cross_border=sc.network.cross_border,
@@ -87,7 +87,7 @@ def measure_scaling(n: int, months: int, agents: bool) -> dict:
     adoption = float(df[(df.metric == "adoption") & (df.scope == "world")]["value"].iloc[-1])
     assert 0.0 <= adoption <= 1.0
     if agents:
-        from adoptsim.agents import Community
+        from adoptsim.core.agents import Community
         assert len(model.agents_by_type[Community]) == n
     run_s = sum(steps)
     return {
@@ -100,7 +100,7 @@ def measure_scaling(n: int, months: int, agents: bool) -> dict:
 
 def measure_plain(n: int, steps: int) -> dict:
     """Per-step time of plain Mesa and of the engine on the same scenario, same months."""
-    from adoptsim.model import AdoptionModel, replicate_seed
+    from adoptsim.core.model import AdoptionModel, replicate_seed
     from plain_mesa import PlainMesaModel
     from synth import synthetic
 
@@ -138,7 +138,7 @@ def measure_plain(n: int, steps: int) -> dict:
 
 
 def _baseline():
-    from adoptsim.scenario import load_scenario
+    from adoptsim.io.scenario_files import load_scenario
     return load_scenario(ROOT / "scenarios" / "baseline.toml")
 
 
@@ -146,8 +146,8 @@ def measure_baseline(repeats: int) -> dict:
     """One baseline run: simulation only (build + months) and with the tidy table."""
     import numpy as np
 
-    from adoptsim.metrics import tidy
-    from adoptsim.model import AdoptionModel, replicate_seed
+    from adoptsim.core.metrics import tidy
+    from adoptsim.core.model import AdoptionModel, replicate_seed
 
     sc = _baseline()
     sim, full = [], []
@@ -168,7 +168,7 @@ _SCENARIO = None
 def _sweep_one(seed: int) -> int:
     """One sweep run in a worker: the scenario is loaded once per worker, as a sweep would."""
     global _SCENARIO
-    from adoptsim.model import simulate
+    from adoptsim.core.model import simulate
     if _SCENARIO is None:
         _SCENARIO = _baseline()
     return len(simulate(_SCENARIO, seed=seed))

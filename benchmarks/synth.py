@@ -87,7 +87,7 @@ def write_scenario(folder: str | Path, communities: int, months: int = 72, netwo
 
 def synthetic(communities: int, months: int = 72, network: str = "regional", seed: int = 7):
     """The loaded Scenario (through a TOML file in a temporary folder)."""
-    from adoptsim.scenario import load_scenario
+    from adoptsim.io.scenario_files import load_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
         return load_scenario(write_scenario(tmp, communities, months, network, seed))

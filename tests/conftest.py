@@ -1,11 +1,18 @@
-"""Shared fixtures: small scenarios written to temporary folders and run for real."""
+"""Shared fixtures: the repository's folders, a small scenario and a writer of TOML files.
+
+Tests use these fixtures (never ``from conftest import``): ``repo`` (the checkout, with
+``repo.scenarios``, ``repo.examples``, ``repo.experiments``, ``repo.calibration``), ``small_text``
+(tests/data/small.toml: three nations, three vendors, one export control, 24 months),
+``small_path`` (that file written into a temporary folder) and ``write_toml`` (write dedented
+text to ``folder/name`` and return the path).
+"""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
-
-import os
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import settings
@@ -15,106 +22,37 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ROOT / "scenarios"
-EXAMPLES = SCENARIOS / "examples"
-
-SMALL = """
-[meta]
-name = "small"
-start = "2025-01"
-months = 24
-seed = 3
-
-[adoption]
-p = 0.02
-q = 0.4
-revision_rate = 0.1
-initial = 0.1
-
-[network]
-kind = "regional"
-degree = 6
-
-[communities]
-per_nation = 30
-
-[sectors.general]
-share = 0.7
-[sectors.government]
-share = 0.3
-
-[[nations]]
-id = "US"
-region = "North America"
-developers = 4000000
-gdp_per_capita = 80000
-compute = 10
-trust = {US = 0.6, CN = 0.2}
-infrastructure = {US = 1.0}
-
-[[nations]]
-id = "CN"
-region = "East Asia"
-developers = 7000000
-gdp_per_capita = 13000
-compute = 3
-chip_access = 0.3
-trust = {US = 0.2, CN = 0.8}
-infrastructure = {CN = 1.0}
-
-[[nations]]
-id = "BR"
-region = "Latin America"
-developers = 1000000
-gdp_per_capita = 10000
-trust = {US = 0.5, CN = 0.5}
-infrastructure = {US = 0.6, CN = 0.2}
-
-[[vendors]]
-id = "openai"
-origin = "US"
-license = "closed"
-capability = 80
-price = 10
-capability_growth = 0.5
-price_decline = 0.5
-compute = 10
-
-[[vendors]]
-id = "deepseek"
-origin = "CN"
-license = "open"
-capability = 75
-price = 1.1
-capability_growth = 0.5
-price_decline = 0.5
-compute = 2
-
-[[vendors]]
-id = "llama"
-origin = "US"
-license = "open"
-capability = 70
-price = 0.8
-
-[[policies]]
-name = "chips"
-type = "export_control"
-issuer = "US"
-targets = ["CN"]
-chip_access = 0.5
-start = "2025-06"
-"""
+_ROOT = Path(__file__).resolve().parent.parent
+_SMALL = (Path(__file__).resolve().parent / "data" / "small.toml").read_text()
 
 
-def write(folder: Path, name: str, text: str) -> Path:
+def _write(folder: Path, name: str, text: str) -> Path:
     path = Path(folder) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text))
     return path
 
 
+@pytest.fixture(scope="session")
+def repo() -> SimpleNamespace:
+    """Folders of the checkout: root, scenarios, examples, experiments, calibration."""
+    return SimpleNamespace(root=_ROOT, scenarios=_ROOT / "scenarios", examples=_ROOT / "scenarios" / "examples",
+                           experiments=_ROOT / "experiments", calibration=_ROOT / "calibration",
+                           shared_targets=_ROOT.parent / "shared" / "data" / "targets.toml")
+
+
+@pytest.fixture(scope="session")
+def small_text() -> str:
+    """The small test scenario (tests/data/small.toml) as text."""
+    return _SMALL
+
+
+@pytest.fixture(scope="session")
+def write_toml():
+    """``write_toml(folder, name, text)``: write dedented text to folder/name; return the path."""
+    return _write
+
+
 @pytest.fixture
 def small_path(tmp_path) -> Path:
-    return write(tmp_path, "small.toml", SMALL)
+    return _write(tmp_path, "small.toml", _SMALL)

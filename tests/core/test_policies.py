@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from adoptsim.model import AdoptionModel, simulate
-from adoptsim.policies import REGISTRY, ComputeInvestment, InfrastructureBuildout, TrustShock
-from adoptsim.scenario import load_raw, load_scenario, parse_scenario
-from conftest import EXAMPLES
+from adoptsim.core.model import AdoptionModel, simulate
+from adoptsim.core.policies import REGISTRY, ComputeInvestment, InfrastructureBuildout, TrustShock
+from adoptsim.core.schema import parse_scenario
+from adoptsim.io.scenario_files import load_raw, load_scenario
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "scenarios"
+EXAMPLES = SCENARIOS / "examples"
 
 REPS = 5
 _cache: dict[str, object] = {}

@@ -4,16 +4,27 @@ discovery (PRIM) and target-seeking."""
 from __future__ import annotations
 
 import json
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from adoptsim.analysis import band_width, compare_results, shares_seeds
+from adoptsim.analysis.bands import band_width
+from adoptsim.analysis.compare import compare_results, shares_seeds
 from adoptsim.cli import main
-from adoptsim.results import load_results
+from adoptsim.io.run_folder import load_results
 
-from conftest import EXAMPLES, write
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "scenarios" / "examples"
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
 
 REPLICATES = 12
 
@@ -98,7 +109,7 @@ def test_prim_finds_a_known_box():
     (largest with density >= 0.95) bounds x1 from below near 0.7 and x2 from above near 0.4,
     leaves the irrelevant x3 unrestricted, and keeps almost every hit. Each peel removes 5% of
     the box, so a bound can overshoot the true edge by about one peel (~0.03 here)."""
-    from adoptsim.discovery import box_table, choose_box, in_box, prim
+    from adoptsim.analysis.prim import box_table, choose_box, in_box, prim
 
     rng = np.random.default_rng(20260101)
     X = pd.DataFrame(rng.random((2000, 3)), columns=["x1", "x2", "x3"])
@@ -124,7 +135,7 @@ def test_prim_finds_a_known_box():
 def test_prim_peels_grid_levels_and_categories():
     """On a grid design (ties at every level) a peel removes a whole level; a categorical
     factor is peeled one category at a time. Outcome: level >= 3 and kind == 'b'."""
-    from adoptsim.discovery import box_table, choose_box, prim
+    from adoptsim.analysis.prim import box_table, choose_box, prim
 
     levels, kinds = np.arange(5.0), np.array(["a", "b", "c"])
     X = pd.DataFrame([(lv, k) for lv in levels for k in kinds for _ in range(10)], columns=["level", "kind"])
@@ -300,7 +311,6 @@ def test_target_input_errors(tmp_path, capsys):
 
 
 def test_bundled_target_and_discovery_experiments_validate(capsys):
-    from conftest import ROOT
 
     files = sorted((ROOT / "experiments").glob("target_*.toml")) + sorted(
         (ROOT / "experiments").glob("discovery_*.toml"))

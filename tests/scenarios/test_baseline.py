@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from adoptsim.analysis import TARGETS, target_check, target_metrics, usage_shares
-from adoptsim.model import simulate
-from adoptsim.scenario import load_scenario
+from adoptsim.analysis.targets import TARGETS, target_check, target_metrics, usage_shares
+from adoptsim.core.model import simulate
+from adoptsim.io.scenario_files import load_scenario
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "scenarios" / "baseline.toml"
 SHARED_TARGETS = ROOT.parent / "shared" / "data" / "targets.toml"
 REPLICATES = 10

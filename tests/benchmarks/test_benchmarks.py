@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
 run = pytest.importorskip("run")
@@ -42,7 +42,7 @@ def test_plain_mesa_follows_the_engine_rules(network):
     0.5/sqrt(n_eff) with n_eff = (Σ size)² / Σ size², and the difference of two runs has
     sqrt(2) times that. (Over longer horizons peer feedback amplifies the spread, so the
     horizon is kept short.)"""
-    from adoptsim.model import AdoptionModel, replicate_seed
+    from adoptsim.core.model import AdoptionModel, replicate_seed
 
     sc = synth.synthetic(10_000, months=6, network=network)
     plain = plain_mesa.PlainMesaModel(sc, seed=3)
@@ -66,9 +66,9 @@ def test_plain_mesa_follows_the_engine_rules(network):
 
 
 def test_community_agents_can_be_made_later_without_changing_numbers():
-    from adoptsim.agents import Community
-    from adoptsim.metrics import tidy
-    from adoptsim.model import AdoptionModel
+    from adoptsim.core.agents import Community
+    from adoptsim.core.metrics import tidy
+    from adoptsim.core.model import AdoptionModel
 
     sc = synth.synthetic(1_000, months=4)
     eager = AdoptionModel(sc, 5).run()

@@ -1,6 +1,6 @@
 """Sensitivity analysis (adoptsim.sensitivity): Sobol' indices through SALib and OAT tornados.
 
-Real runs of the small conftest scenario (3 nations, 30 communities each, 24 months). In it no
+Real runs of the small test scenario (tests/data/small.toml) (3 nations, 30 communities each, 24 months). In it no
 nation sets ``sovereignty``, so every community's sovereignty is 0 and the utility term
 ``w_sovereignty · sovereignty[c] · open[v]`` is identically 0: the weight ``choice.sovereignty``
 cannot change anything. Moving it alone leaves every random draw and every number unchanged
@@ -10,6 +10,10 @@ trust the two origins very differently).
 """
 
 from __future__ import annotations
+
+import textwrap
+
+from pathlib import Path
 
 import sys
 
@@ -21,7 +25,15 @@ from adoptsim.errors import AdoptsimError, InputError
 from adoptsim.sensitivity import SOBOL_COLUMNS, run_sensitivity
 from adoptsim.sweep import load_experiment
 
-from conftest import SMALL, write
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = (ROOT / "tests" / "data" / "small.toml").read_text()
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
 
 pytest.importorskip("SALib")
 
@@ -85,7 +97,7 @@ def test_oat_tornado(tmp_path):
     exp = experiment(tmp_path, "oat", "")
     e = load_experiment(exp)
     assert len(e.points) == 1 + 2 * 3
-    # central = the scenario's value when inside the range (conftest: trust default 1.0, q = 0.4)
+    # central = the scenario's value when inside the range (small.toml: trust default 1.0, q = 0.4)
     assert e.points[0] == {"choice.trust": 1.0, "adoption.q": 0.4, "choice.sovereignty": 0.5}
     assert e.points[5] == {"choice.trust": 1.0, "adoption.q": 0.4, "choice.sovereignty": 0.0}
     out = tmp_path / "oat"

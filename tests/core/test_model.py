@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import copy
 import tomllib
 
@@ -11,12 +13,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adoptsim.agents import Community, Nation, Vendor, _largest_remainder
-from adoptsim.metrics import METRICS
-from adoptsim.model import AdoptionModel, simulate
-from adoptsim.network import build_network
-from adoptsim.scenario import load_scenario, parse_scenario
-from conftest import EXAMPLES, SMALL
+from adoptsim.core.agents import Community, Nation, Vendor
+from adoptsim.core.populations import largest_remainder
+from adoptsim.core.metrics import METRICS
+from adoptsim.core.model import AdoptionModel, simulate
+from adoptsim.core.network import build_network
+from adoptsim.core.schema import parse_scenario
+from adoptsim.io.scenario_files import load_scenario
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "scenarios"
+EXAMPLES = SCENARIOS / "examples"
+SMALL = (ROOT / "tests" / "data" / "small.toml").read_text()
 
 BASE = tomllib.loads(SMALL)
 
@@ -108,8 +115,8 @@ def test_community_layout_follows_sector_shares():
     us = lay.nation == 0
     assert np.bincount(lay.sector[us]).tolist() == [7, 3]
     np.testing.assert_allclose(lay.size[us & (lay.sector == 1)].sum(), 0.3 * 4_000_000)
-    assert _largest_remainder(np.array([0.5, 0.3, 0.2]), 2).sum() == 2
-    assert _largest_remainder(np.array([0.97, 0.01, 0.01, 0.01]), 10).tolist() == [7, 1, 1, 1]
+    assert largest_remainder(np.array([0.5, 0.3, 0.2]), 2).sum() == 2
+    assert largest_remainder(np.array([0.97, 0.01, 0.01, 0.01]), 10).tolist() == [7, 1, 1, 1]
 
 
 def test_regional_network_structure():
@@ -171,7 +178,7 @@ def test_invariants_hold_for_any_parameters(p, q, rev, temp, peer, inertia, cost
 
 def test_critical_dependency_and_influence_match_the_communities():
     m = AdoptionModel(load_scenario(EXAMPLES / "world.toml"), 4, create_community_agents=False).run()
-    from adoptsim.metrics import tidy
+    from adoptsim.core.metrics import tidy
 
     df = tidy(m)
     last = df[df.step == df.step.max()]

@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 
 from adoptsim.cli import main
-from adoptsim.scenario import load_scenario
-from conftest import EXAMPLES, SMALL, write
+from adoptsim.io.scenario_files import load_scenario
 
 COLUMNS = ["replicate", "step", "date", "scope", "scope_id", "metric", "key", "value"]
 
@@ -87,20 +86,26 @@ def test_existing_out_needs_overwrite(small_path, tmp_path, capsys):
     assert pd.read_parquet(out / "timeseries.parquet").replicate.nunique() == 2
 
 
+SMALL = object()  # stands for the small scenario's text (fixture small_text) in the cases below
+
+
 @pytest.mark.parametrize("content, expected", [
     (None, "file not found"),
     ("", "file is empty"),
     ("[meta\n", "malformed TOML"),
-    (SMALL.replace('optimism', 'optimism') + "\n[bogus]\nx = 1\n", "bogus: unknown key 'bogus'"),
-    (SMALL.replace("price = 1.1", "price = -1.1"), "vendors.deepseek.price: Input should be greater than 0"),
-    (SMALL.replace('targets = ["CN"]', 'targets = ["XX"]'), "policies.chips.targets: unknown nation 'XX'"),
-    (SMALL.replace('type = "export_control"', 'type = "chip_ban"'), "policies.chips.type: unknown policy type"),
-    (SMALL.replace('start = "2025-06"', 'start = "2025-6"'), "policies.chips.start: expected a date 'YYYY-MM'"),
-    (SMALL.replace('id = "BR"', 'id = "US"'), "nations: duplicate id 'US'"),
+    ((SMALL, "", "", "\n[bogus]\nx = 1\n"), "bogus: unknown key 'bogus'"),
+    ((SMALL, "price = 1.1", "price = -1.1"), "vendors.deepseek.price: Input should be greater than 0"),
+    ((SMALL, 'targets = ["CN"]', 'targets = ["XX"]'), "policies.chips.targets: unknown nation 'XX'"),
+    ((SMALL, 'type = "export_control"', 'type = "chip_ban"'), "policies.chips.type: unknown policy type"),
+    ((SMALL, 'start = "2025-06"', 'start = "2025-6"'), "policies.chips.start: expected a date 'YYYY-MM'"),
+    ((SMALL, 'id = "BR"', 'id = "US"'), "nations: duplicate id 'US'"),
     ('extends = "missing.toml"\n', "extends: file not found"),
 ])
-def test_bad_scenarios_exit_2_without_results(tmp_path, capsys, content, expected):
+def test_bad_scenarios_exit_2_without_results(tmp_path, capsys, small_text, content, expected):
     path = tmp_path / "bad.toml"
+    if isinstance(content, tuple):  # (SMALL, old, new[, appended]): the small scenario, edited
+        _, old, new, *tail = content
+        content = (small_text.replace(old, new) if old else small_text) + "".join(tail)
     if content is not None:
         path.write_text(content)
     out = tmp_path / "res"
@@ -130,8 +135,8 @@ def test_bad_options(small_path, tmp_path, capsys):
     assert exc.value.code == 2
 
 
-def test_validate(tmp_path, small_path, capsys):
-    bad = write(tmp_path, "bad.toml", SMALL.replace("optimism", "optimism").replace('kind = "regional"', 'kind = "mesh"')
+def test_validate(tmp_path, small_path, small_text, write_toml, repo, capsys):
+    bad = write_toml(tmp_path, "bad.toml", small_text.replace('kind = "regional"', 'kind = "mesh"')
                 + "\n[choice]\ntemprature = 2\n")
     code, out, _ = cli("validate", small_path, bad, tmp_path / "none.toml", capsys=capsys)
     lines = out.strip().splitlines()
@@ -140,7 +145,7 @@ def test_validate(tmp_path, small_path, capsys):
     assert f"{bad}: network.kind: Input should be 'complete', 'regional' or 'small_world' (got 'mesh')" in lines
     assert f"{bad}: choice.temprature: unknown key 'temprature'; did you mean 'temperature'?" in lines
     assert lines[-1] == f"{tmp_path / 'none.toml'}: file not found"
-    assert cli("validate", *sorted(EXAMPLES.glob("*.toml")), capsys=capsys)[0] == 0
+    assert cli("validate", *sorted(repo.examples.glob("*.toml")), capsys=capsys)[0] == 0
 
 
 def test_plot_redraws_and_metric_small_multiples(small_path, tmp_path, capsys):
@@ -196,14 +201,13 @@ def test_results_have_ordinary_permissions(small_path, tmp_path, capsys):
         assert stat.S_IMODE((out / f).stat().st_mode) == 0o644, f
 
 
-def test_validate_knows_every_input_kind(tmp_path, capsys):
-    from conftest import ROOT
-
+def test_validate_knows_every_input_kind(tmp_path, capsys, repo, write_toml):
+    ROOT = repo.root
     files = [ROOT / "calibration" / "baseline.toml", ROOT / "calibration" / "targets.toml",
              ROOT / "experiments" / "chip_ban_intensity.toml", ROOT / "experiments" / "target_open_push.toml"]
     code, out, _ = cli("validate", *files, capsys=capsys)
     assert code == 0 and out.count(": OK") == 4
-    bad = write(tmp_path, "spec.toml", f"""
+    bad = write_toml(tmp_path, "spec.toml", f"""
         scenario = "{ROOT / 'scenarios' / 'baseline.toml'}"
         targets = "{ROOT / 'calibration' / 'targets.toml'}"
         replicates = 2

@@ -1,7 +1,7 @@
 """The engine against results known from theory (DESIGN §6).
 
 Every test writes its scenario as TOML into ``tmp_path`` and runs it through the same code path
-as ``adoptsim run``: :func:`adoptsim.scenario.load_scenario` then :func:`adoptsim.model.simulate`
+as ``adoptsim run``: :func:`adoptsim.scenario.load_scenario` then :func:`adoptsim.core.model.simulate`
 (``create_community_agents=False`` only skips the Mesa view objects), or the CLI itself. Theory
 is computed here from the documented equations, never with the engine's choice kernel.
 Tolerances are multiples of sampling standard errors derived in the comments; seeds are fixed,
@@ -19,8 +19,8 @@ from scipy.optimize import brentq
 
 from adoptsim import validation as V
 from adoptsim.cli import main
-from adoptsim.model import simulate
-from adoptsim.scenario import load_scenario
+from adoptsim.core.model import simulate
+from adoptsim.io.scenario_files import load_scenario
 
 N = 20_000  # communities (one nation): binomial standard errors scale as 1/sqrt(N)
 

@@ -15,13 +15,20 @@ import pytest
 from adoptsim.calibration import Target, deviation, load_spec, load_targets, run_calibration
 from adoptsim.cli import main
 from adoptsim.errors import InputError
-from adoptsim.model import simulate
-from adoptsim.scenario import load_scenario, parse_scenario
+from adoptsim.core.model import simulate
+from adoptsim.core.schema import parse_scenario
+from adoptsim.io.scenario_files import load_scenario
 
-from conftest import SMALL, write
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED_TARGETS = ROOT.parent / "shared" / "data" / "targets.toml"
+SMALL = (ROOT / "tests" / "data" / "small.toml").read_text()
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
 
 # The synthetic setup: the small scenario on a complete network with 400 communities per nation
 # (1,200 in all), 12 months. World adoption then depends strongly on the Bass imitation rate q
@@ -192,8 +199,8 @@ def test_shipped_calibrated_baseline():
     """scenarios/baseline_calibrated.toml (made by the command in docs/calibration.md) extends the
     baseline, sets only the fitted parameters inside their prior ranges, and its check (10
     replicates, the spec's seed, stopped at the targets' horizon) puts every target inside its band."""
-    from adoptsim.analysis import target_check, target_metrics
-    from adoptsim.scenario import load_raw
+    from adoptsim.analysis.targets import target_check, target_metrics
+    from adoptsim.io.scenario_files import load_raw
     from adoptsim.sweep import current_value, valid_paths
 
     path = ROOT / "scenarios" / "baseline_calibrated.toml"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import textwrap
+
+from pathlib import Path
+
 import copy
 import math
 import tomllib
@@ -12,8 +16,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adoptsim.errors import InputError
-from adoptsim.scenario import load_scenario, parse_scenario
-from conftest import EXAMPLES, SCENARIOS, SMALL, write
+from adoptsim.core.schema import parse_scenario
+from adoptsim.io.scenario_files import load_scenario
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "scenarios"
+EXAMPLES = SCENARIOS / "examples"
+SMALL = (ROOT / "tests" / "data" / "small.toml").read_text()
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
 
 BASE = tomllib.loads(SMALL)
 
@@ -180,7 +195,7 @@ def test_missing_file_and_directory(tmp_path):
 
 
 def test_examples_cover_every_policy_type():
-    from adoptsim.policies import REGISTRY
+    from adoptsim.core.policies import REGISTRY
 
     used = {p.type for f in EXAMPLES.glob("*.toml") for p in load_scenario(f).policies}
     assert used == set(REGISTRY)

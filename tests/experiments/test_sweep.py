@@ -21,11 +21,11 @@ import pytest
 
 from adoptsim.cli import main
 from adoptsim.errors import InputError
-from adoptsim.model import simulate
-from adoptsim.scenario import load_scenario
+from adoptsim.core.model import simulate
+from adoptsim.io.scenario_files import load_scenario
 from adoptsim.sweep import load_experiment, plan_runs, run_sweep
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 TINY = """
 [meta]
@@ -348,7 +348,7 @@ def test_identical_scenarios_share_a_run_key_and_run_once(tmp_path):
 
 
 def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
-    import adoptsim.model
+    import adoptsim.core.model
 
     f = exp_file(tmp_path, """
 [design]
@@ -361,14 +361,14 @@ path = "adoption.p"
 values = [0.01, 0.01, 0.03]
 """)
     exp = load_experiment(f)  # each value alone is valid; point 1's shares sum to 1.1
-    real_run = adoptsim.model.AdoptionModel.run
+    real_run = adoptsim.core.model.AdoptionModel.run
 
     def flaky(self, progress=None):
         if self.spec.adoption.p > 0.02:
             raise FloatingPointError("boom")
         return real_run(self, progress)
 
-    monkeypatch.setattr(adoptsim.model.AdoptionModel, "run", flaky)
+    monkeypatch.setattr(adoptsim.core.model.AdoptionModel, "run", flaky)
     rep = run_sweep(exp, tmp_path / "out", workers=1)
     assert (rep.runs, rep.ok, rep.failed, rep.exit_code) == (6, 2, 4, 3)
     runs = pd.read_parquet(tmp_path / "out" / "runs.parquet")
@@ -378,7 +378,7 @@ values = [0.01, 0.01, 0.03]
     summ = pd.read_parquet(tmp_path / "out" / "summary.parquet")
     assert set(summ["point"]) == {0}
     # resume retries the failed runs (the invalid point fails again)
-    monkeypatch.setattr(adoptsim.model.AdoptionModel, "run", real_run)
+    monkeypatch.setattr(adoptsim.core.model.AdoptionModel, "run", real_run)
     rep = run_sweep(exp, tmp_path / "out", workers=1, resume=True)
     assert (rep.ok, rep.failed, rep.skipped) == (4, 2, 2)
     summ = pd.read_parquet(tmp_path / "out" / "summary.parquet")
@@ -541,7 +541,7 @@ def test_a_worker_keeps_no_finished_model_alive(tiny):
     """Memory stays flat over many runs: no finished run's model survives its task."""
     import gc
 
-    from adoptsim.model import AdoptionModel
+    from adoptsim.core.model import AdoptionModel
     from adoptsim.sweep import run_task
 
     def alive() -> int:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from adoptsim.model import simulate
-from adoptsim.scenario import load_scenario
+from adoptsim.core.model import simulate
+from adoptsim.io.scenario_files import load_scenario
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 LIBRARY = ("chip_ban_tightening", "chip_ban_lifted", "diffusion_rule_restored", "us_open_source_push",
            "digital_silk_road", "trust_shock", "deepseek_shock", "meta_closes_llama", "sovereign_ai",
            "retaliation_escalation")
