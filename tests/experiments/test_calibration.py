@@ -1,4 +1,4 @@
-"""Calibration (adoptsim.calibration): target format, conversion of the shared targets, ABC
+"""Calibration (adoptsim.experiments.calibration): target format, conversion of the shared targets, ABC
 recovery of a known parameter from synthetic targets, the calibrated scenario, CLI errors."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adoptsim.calibration import Target, deviation, load_spec, load_targets, run_calibration
+from adoptsim.workflows.calibration import calibrate as run_calibration
+from adoptsim.experiments.calibration.spec import load_spec
+from adoptsim.experiments.calibration.targets import Target, deviation, load_targets
 from adoptsim.cli import main
 from adoptsim.errors import InputError
 from adoptsim.core.model import simulate
@@ -164,7 +166,7 @@ def test_abc_recovers_a_known_parameter(tmp_path):
     little off the truth, hence the 0.02 slack on the 10–90% interval."""
     spec = synthetic_spec(tmp_path)
     out = tmp_path / "fit"
-    rep = run_calibration(spec, out, workers=1, progress=False, scenario_out=tmp_path / "scenarios" / "fitted.toml")
+    rep = run_calibration(spec, out, workers=1, scenario_out=tmp_path / "scenarios" / "fitted.toml")
     assert rep.rule.startswith("every target")  # enough samples inside both bands
     q = rep.fit.set_index("parameter").loc["adoption.q"]
     assert abs(q["value"] - TRUE_Q) <= 0.07
@@ -190,7 +192,7 @@ def test_abc_recovers_a_known_parameter(tmp_path):
     samples = pd.read_parquet(out / "samples.parquet")
     assert len(samples) == 96 and samples["accepted"].sum() == rep.accepted
     # resume: nothing is rerun and the fit is the same
-    again = run_calibration(spec, out, workers=1, progress=False, resume=True,
+    again = run_calibration(spec, out, workers=1, resume=True,
                             scenario_out=tmp_path / "scenarios" / "fitted.toml")
     pd.testing.assert_frame_equal(again.fit, rep.fit)
 
@@ -201,7 +203,7 @@ def test_shipped_calibrated_baseline():
     replicates, the spec's seed, stopped at the targets' horizon) puts every target inside its band."""
     from adoptsim.analysis.targets import target_check, target_metrics
     from adoptsim.io.scenario_files import load_raw
-    from adoptsim.sweep import current_value, valid_paths
+    from adoptsim.experiments.paths import current_value, valid_paths
 
     path = ROOT / "scenarios" / "baseline_calibrated.toml"
     text = path.read_text()
@@ -224,7 +226,7 @@ def test_refine_with_nelder_mead(tmp_path):
     """refine = true: Nelder-Mead from the best sample on the distance (common random numbers):
     the refined distance is at most the best sample's, and the result is reported."""
     spec = synthetic_spec(tmp_path, samples=16, extra="        refine = true\n        refine_iterations = 6")
-    rep = run_calibration(spec, tmp_path / "r", workers=1, progress=False, plot=False)
+    rep = run_calibration(spec, tmp_path / "r", workers=1)
     info = json.loads((tmp_path / "r" / "fit.json").read_text())
     assert info["refine"]["evaluations"] <= 8 and "Nelder-Mead" in info["method"]
     assert info["refine"]["distance"] <= info["distance"]["best_sample"] + 1e-12

@@ -1,4 +1,4 @@
-"""Sensitivity analysis (adoptsim.sensitivity): Sobol' indices through SALib and OAT tornados.
+"""Sensitivity analysis (adoptsim.experiments.sensitivity): Sobol' indices through SALib and OAT tornados.
 
 Real runs of the small test scenario (tests/data/small.toml) (3 nations, 30 communities each, 24 months). In it no
 nation sets ``sovereignty``, so every community's sovereignty is 0 and the utility term
@@ -22,8 +22,9 @@ import pytest
 
 from adoptsim.cli import main
 from adoptsim.errors import AdoptsimError, InputError
-from adoptsim.sensitivity import SOBOL_COLUMNS, run_sensitivity
-from adoptsim.sweep import load_experiment
+from adoptsim.experiments.sensitivity import SOBOL_COLUMNS
+from adoptsim.workflows.sensitivity import sensitivity as run_sensitivity
+from adoptsim.experiments.loader import load_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = (ROOT / "tests" / "data" / "small.toml").read_text()
@@ -73,7 +74,7 @@ def row(table, factor, metric="share_origin", key="CN"):
 def test_sobol_dummy_factor_has_zero_total_index(tmp_path):
     exp = experiment(tmp_path)
     out = tmp_path / "sens"
-    rep = run_sensitivity(exp, out, workers=1, progress=False, metric="share_origin", key="CN")
+    rep = run_sensitivity(exp, out, workers=1, metric="share_origin", key="CN")
     n, d = 16, 3
     assert rep.sweep.runs == n * (2 * d + 2) * 2  # Saltelli points x replicates
     table = pd.read_parquet(out / "sensitivity.parquet")
@@ -88,7 +89,7 @@ def test_sobol_dummy_factor_has_zero_total_index(tmp_path):
     assert row(table, "adoption.q", "adoption", "")["ST"] > 0.5
     assert (out / "plots" / "sensitivity.png").stat().st_size > 10_000
     # resume: every run is stored, the indices are recomputed identically
-    again = run_sensitivity(exp, out, workers=1, progress=False, resume=True)
+    again = run_sensitivity(exp, out, workers=1, resume=True)
     assert again.sweep.skipped == pd.read_parquet(out / "sweep" / "runs.parquet")["run_key"].nunique()
     pd.testing.assert_frame_equal(pd.read_parquet(out / "sensitivity.parquet"), table)
 
@@ -130,7 +131,7 @@ def test_wrong_method_and_out_folder(tmp_path, capsys):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "f").write_text("x")
     with pytest.raises(AdoptsimError, match="not empty"):
-        run_sensitivity(oat, tmp_path / "full", workers=1, progress=False)
+        run_sensitivity(oat, tmp_path / "full", workers=1)
 
 
 def test_missing_salib_is_a_clear_error(tmp_path, monkeypatch, capsys):

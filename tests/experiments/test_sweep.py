@@ -23,7 +23,8 @@ from adoptsim.cli import main
 from adoptsim.errors import InputError
 from adoptsim.core.model import simulate
 from adoptsim.io.scenario_files import load_scenario
-from adoptsim.sweep import load_experiment, plan_runs, run_sweep
+from adoptsim.experiments.loader import load_experiment
+from adoptsim.experiments.runner import plan_runs, run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -515,7 +516,7 @@ values = [0.7, 0.9]
 
 
 def test_lhs_sweep_figures(tmp_path):
-    from adoptsim.plotting import draw_sweep_plots
+    from adoptsim.workflows.plot import plot_sweep
 
     f = exp_file(tmp_path, """
 replicates = 1
@@ -532,7 +533,7 @@ range = [0.1, 0.6]
     f.write_text(f.read_text().replace("replicates = 2", "replicates = 1"))
     rep = run_sweep(load_experiment(f), tmp_path / "o", workers=1)
     assert rep.ok == 24
-    paths = draw_sweep_plots(tmp_path / "o", metric="share_origin", key="US")
+    paths = plot_sweep(tmp_path / "o", metric="share_origin", key="US")
     assert [p.name for p in paths] == ["share_origin_US_vs_choice.trust.png", "share_origin_US_vs_adoption.q.png",
                                        "share_origin_US_choice.trust_x_adoption.q.png", "share_origin_US_runs.png"]
 
@@ -542,7 +543,7 @@ def test_a_worker_keeps_no_finished_model_alive(tiny):
     import gc
 
     from adoptsim.core.model import AdoptionModel
-    from adoptsim.sweep import run_task
+    from adoptsim.experiments.runner import run_task
 
     def alive() -> int:
         gc.collect()

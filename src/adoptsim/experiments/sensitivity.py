@@ -1,7 +1,8 @@
-"""Global and local sensitivity analysis of an experiment: Sobol' indices and OAT tornados.
+"""Global and local sensitivity analysis of an experiment: Sobol' indices and OAT tornados
+(docs/experiments.md).
 
-``adoptsim sensitivity EXPERIMENT --out DIR`` reads an experiment file (see :mod:`adoptsim.sweep`)
-and, according to its ``[design] method``:
+``adoptsim sensitivity EXPERIMENT --out DIR`` reads an experiment file
+(:mod:`adoptsim.experiments.spec`) and, according to its ``[design] method``:
 
 * ``sobol`` — variance-based (Sobol') indices. The design points are Saltelli's scheme made by
   :func:`SALib.sample.sobol.sample` with ``N = samples`` base points (a power of 2) and
@@ -17,39 +18,44 @@ and, according to its ``[design] method``:
   A factor that cannot change the outcome gives exactly the same runs when it alone moves, so
   its ``ST`` is 0.
 * ``oat`` — one factor at a time: the central point, then each factor alone at its low and its
-  high value, the others central (:func:`oat_points`). The tornado table gives the outcome
-  (mean over replicates) at low, central and high and the swing ``|high − low|``.
+  high value, the others central (:func:`adoptsim.experiments.designs.oat_points`). The tornado
+  table gives the outcome (mean over replicates) at low, central and high and the swing
+  ``|high − low|``.
 
 Outputs in DIR: ``sensitivity.parquet`` (Sobol': ``factor, metric, scope, scope_id, key, date,
-S1, S1_conf, ST, ST_conf``) or ``tornado.parquet`` (OAT), ``plots/sensitivity.png`` or
-``plots/tornado.png``, ``manifest.json`` and the sweep folder ``sweep/`` that holds every run
-(so ``--resume`` continues an interrupted analysis and skips stored runs). Outcomes that do not
-vary at all across the design (e.g. the share of a vendor nobody adopts) have no defined indices
-and are left out.
+S1, S1_conf, ST, ST_conf``) or ``tornado.parquet`` (OAT), ``manifest.json`` and the sweep
+folder ``sweep/`` that holds every run (so ``--resume`` continues an interrupted analysis and
+skips stored runs). Outcomes that do not vary at all across the design (e.g. the share of a
+vendor nobody adopts) have no defined indices and are left out.
+
+This module draws no figure: :func:`run_sensitivity` returns the rows and title of the outcome
+to draw (:attr:`SensitivityReport.selection`, :attr:`SensitivityReport.title`), and
+:mod:`adoptsim.workflows.sensitivity` draws ``plots/sensitivity.png`` or ``plots/tornado.png``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
-import sys
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .errors import AdoptsimError
-from .results import check_out_dir
-from .sweep import Experiment, SweepReport, current_value, load_experiment, run_sweep
+from ..core import SCOPES
+from ..errors import AdoptsimError
+from ..io.atomic import check_out_dir
+from ..io.manifest import build_manifest, write_manifest
+from ..io.tables import write_table
+from .designs import unit_points
+from .loader import load_experiment
+from .paths import is_integer_field
+from .runner import SweepReport, run_sweep
+from .spec import Experiment
 
 SOBOL_COLUMNS = ["factor", "metric", "scope", "scope_id", "key", "date", "S1", "S1_conf", "ST", "ST_conf"]
 TORNADO_COLUMNS = ["factor", "metric", "scope", "scope_id", "key", "date", "low", "central", "high",
                    "y_low", "y_central", "y_high", "swing"]
-SCOPES = ("world", "region", "nation")
 
 
 def _salib():
@@ -62,40 +68,6 @@ def _salib():
     return sample, analyze
 
 
-# ---- designs -----------------------------------------------------------------------------
-
-def _central(f, base, loc, integer: bool) -> Any:
-    """A factor's central value: its middle value when ``values = [low, central, high]``; for a
-    ``range``, the base scenario's value when it lies inside the range, else the midpoint."""
-    if f.values is not None:
-        return f.values[1]
-    lo, hi = f.range
-    cur = current_value(base, loc)
-    if isinstance(cur, (int, float)) and not isinstance(cur, bool) and lo <= cur <= hi:
-        return cur
-    mid = (lo + hi) / 2
-    return int(round(mid)) if integer else float(mid)
-
-
-def _ends(f, integer: bool) -> tuple[Any, Any]:
-    if f.values is not None:
-        return f.values[0], f.values[2]
-    lo, hi = f.range
-    return (int(math.ceil(lo)), int(math.floor(hi))) if integer else (float(lo), float(hi))
-
-
-def oat_points(factors, base, locators: dict[str, tuple], integer: dict[str, bool]) -> list[dict[str, Any]]:
-    """One-at-a-time design: point 0 is the central point; points 2k+1 and 2k+2 set factor k
-    to its low and high value with the others central."""
-    central = {f.path: _central(f, base, locators[f.path], integer.get(f.path, False)) for f in factors}
-    points = [dict(central)]
-    for f in factors:
-        lo, hi = _ends(f, integer.get(f.path, False))
-        points.append({**central, f.path: lo})
-        points.append({**central, f.path: hi})
-    return points
-
-
 def _problem(exp: Experiment) -> dict:
     return {"num_vars": len(exp.factor_paths), "names": exp.factor_paths,
             "bounds": [[0.0, 1.0]] * len(exp.factor_paths)}
@@ -103,18 +75,11 @@ def _problem(exp: Experiment) -> dict:
 
 def saltelli_experiment(exp: Experiment) -> Experiment:
     """The experiment with its points replaced by Saltelli's N·(2D+2) points (N = samples)."""
-    from .sweep import _map_unit
-
     sample, _ = _salib()
     n = exp.spec.design.samples
     unit = sample.sample(_problem(exp), n, calc_second_order=True, scramble=True, seed=exp.spec.seed % 2**32)
-    integer = {}
-    for f in exp.spec.factors:
-        cur = current_value(exp.base, exp.locators[f.path])
-        integer[f.path] = isinstance(cur, int) and not isinstance(cur, bool)
-    cols = [_map_unit(unit[:, j], f, integer[f.path]) for j, f in enumerate(exp.spec.factors)]
-    points = [dict(zip(exp.factor_paths, row)) for row in zip(*cols)]
-    return dataclasses.replace(exp, points=points)
+    integer = {f.path: is_integer_field(exp.base, exp.locators[f.path]) for f in exp.spec.factors}
+    return dataclasses.replace(exp, points=unit_points(unit, exp.spec.factors, integer))
 
 
 # ---- analysis ----------------------------------------------------------------------------
@@ -177,84 +142,10 @@ def _frame(rows: list[dict], cols: list[str]) -> pd.DataFrame:
     return df
 
 
-# ---- the command -------------------------------------------------------------------------
-
-@dataclass
-class SensitivityReport:
-    out: Path
-    method: str
-    table: pd.DataFrame
-    sweep: SweepReport
-    figures: list[Path]
-
-    @property
-    def exit_code(self) -> int:
-        return self.sweep.exit_code
-
-
-def run_sensitivity(experiment: str | Path | Experiment, out: str | Path, workers: int | None = None,
-                    scheduler: str | None = None, resume: bool = False, by: str | tuple[str, ...] = "world",
-                    fmt: str = "parquet", progress: bool | None = None, plot: bool = True,
-                    metric: str | None = None, key: str | None = None) -> SensitivityReport:
-    """Run the sensitivity analysis of an experiment into ``out`` (see the module docstring).
-
-    ``by`` names the scope levels analysed (``world``, ``region``, ``nation`` or a tuple of
-    them); ``metric``/``key`` choose the outcome drawn in the figure (default: the first of the
-    experiment's metrics at world level, its ``open`` key or largest key)."""
-    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
-    method = exp.spec.design.method
-    by = (by,) if isinstance(by, str) else tuple(by)
-    for b in by:
-        if b not in SCOPES:
-            raise AdoptsimError(f"--by: expected one of {', '.join(SCOPES)}, got {b!r}")
-    if method not in ("sobol", "oat"):
-        raise AdoptsimError(f"{exp.file}: design.method: sensitivity needs method 'sobol' (Sobol' indices) or "
-                            f"'oat' (tornado), got {method!r}")
-    if method == "sobol":
-        if len(exp.factor_paths) < 2:
-            raise AdoptsimError(f"{exp.file}: factors: Sobol' indices need at least 2 factors")
-        exp = saltelli_experiment(exp)
-    out = Path(out)
-    check_out_dir(out, resume, "pass --resume to continue the analysis stored there")
-    out.mkdir(parents=True, exist_ok=True)
-    rep = run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress)
-
-    from . import results
-
-    summary = pd.read_parquet(out / "sweep" / "summary.parquet")
-    if method == "sobol":
-        table = sobol_table(summary, exp, by)
-        name = "sensitivity"
-    else:
-        table = tornado_table(summary, exp, by)
-        name = "tornado"
-    results.write_table(table, out / name, fmt)
-    figures = []
-    if plot and not table.empty:
-        from .plotting import sensitivity_figure, tornado_figure
-
-        sel = _figure_selection(table, exp, metric, key)
-        title = f"{exp.name}: {_outcome_label(sel)}"
-        if method == "sobol":
-            figures.append(sensitivity_figure(sel, out / "plots" / "sensitivity.png", title,
-                                              n=exp.spec.design.samples, replicates=exp.spec.replicates))
-        else:
-            figures.append(tornado_figure(sel, out / "plots" / "tornado.png", title))
-    manifest = {
-        "kind": "sensitivity", "method": method, "experiment": exp.name, "experiment_file": exp.file,
-        "scenario_file": str(exp.scenario_file), "factors": exp.factor_paths, "samples": exp.spec.design.samples,
-        "points": len(exp.points), "replicates": exp.spec.replicates, "seed": exp.spec.seed, "by": list(by),
-        "outcome": "mean over replicates of each metric at the final month and each of the experiment's dates",
-        "runs_ok": rep.ok, "runs_failed": rep.failed, "table": f"{name}.{fmt}",
-        "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": results.versions(),
-    }
-    results.atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-    return SensitivityReport(out=out, method=method, table=table, sweep=rep, figures=figures)
-
-
-def _figure_selection(table: pd.DataFrame, exp: Experiment, metric: str | None, key: str | None) -> pd.DataFrame:
-    """The rows of one outcome (metric, world scope or the first scope, key, final date)."""
+def figure_selection(table: pd.DataFrame, exp: Experiment, metric: str | None, key: str | None) -> pd.DataFrame:
+    """The rows of the one outcome a figure draws: ``metric`` (default the experiment's first
+    metric with results), the world scope (or the first scope), ``key`` (default ``open``, ``""``
+    or the key with the largest summed ``ST``/``swing``) and the final date."""
     metrics = [m for m in exp.spec.metrics if m in set(table["metric"])]
     if metric is None:
         metric = metrics[0] if metrics else str(table["metric"].iloc[0])
@@ -276,8 +167,90 @@ def _figure_selection(table: pd.DataFrame, exp: Experiment, metric: str | None, 
     return sel.reset_index(drop=True)
 
 
-def _outcome_label(sel: pd.DataFrame) -> str:
+def outcome_label(sel: pd.DataFrame) -> str:
+    """``metric [key], where, YYYY-MM`` of a figure selection."""
     r = sel.iloc[0]
     what = r["metric"] + (f" [{r['key']}]" if r["key"] else "")
     where = "world" if r["scope"] == "world" else f"{r['scope']} {r['scope_id']}"
     return f"{what}, {where}, {pd.Timestamp(r['date']).strftime('%Y-%m')}"
+
+
+# ---- the command -------------------------------------------------------------------------
+
+@dataclass
+class SensitivityReport:
+    """What :func:`run_sensitivity` did. ``selection`` and ``title`` are the rows and title of the
+    figure to draw (None when the table is empty or no figure was asked for); ``samples`` and
+    ``replicates`` are the design's for the Sobol' figure's note; workflows add the drawn
+    ``figures``."""
+
+    out: Path
+    method: str
+    table: pd.DataFrame
+    sweep: SweepReport
+    selection: pd.DataFrame | None = None
+    title: str | None = None
+    samples: int | None = None
+    replicates: int | None = None
+    figures: list[Path] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return self.sweep.exit_code
+
+    @property
+    def figure_path(self) -> Path:
+        """Where the figure goes: ``plots/sensitivity.png`` (Sobol') or ``plots/tornado.png``."""
+        return self.out / "plots" / ("sensitivity.png" if self.method == "sobol" else "tornado.png")
+
+
+def prepare(experiment: str | Path | Experiment, by: str | tuple[str, ...]) -> tuple[Experiment, tuple[str, ...]]:
+    """The experiment to sweep (Saltelli points for ``sobol``) and the scope levels; checks both."""
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    method = exp.spec.design.method
+    by = (by,) if isinstance(by, str) else tuple(by)
+    for b in by:
+        if b not in SCOPES:
+            raise AdoptsimError(f"--by: expected one of {', '.join(SCOPES)}, got {b!r}")
+    if method not in ("sobol", "oat"):
+        raise AdoptsimError(f"{exp.file}: design.method: sensitivity needs method 'sobol' (Sobol' indices) or "
+                            f"'oat' (tornado), got {method!r}")
+    if method == "sobol":
+        if len(exp.factor_paths) < 2:
+            raise AdoptsimError(f"{exp.file}: factors: Sobol' indices need at least 2 factors")
+        exp = saltelli_experiment(exp)
+    return exp, by
+
+
+def run_sensitivity(experiment: str | Path | Experiment, out: str | Path, workers: int | None = None,
+                    scheduler: str | None = None, resume: bool = False, by: str | tuple[str, ...] = "world",
+                    fmt: str = "parquet", progress: bool | None = None, plot: bool = True,
+                    metric: str | None = None, key: str | None = None) -> SensitivityReport:
+    """Run the sensitivity analysis of an experiment into ``out`` (see the module docstring).
+
+    ``by`` names the scope levels analysed (``world``, ``region``, ``nation`` or a tuple of
+    them); ``metric``/``key`` choose the outcome of the figure (default: the first of the
+    experiment's metrics at world level, its ``open`` key or largest key); ``plot=False`` skips
+    choosing it. Writes the table, ``manifest.json`` and ``sweep/``; draws nothing."""
+    exp, by = prepare(experiment, by)
+    method = exp.spec.design.method
+    out = Path(out)
+    check_out_dir(out, resume, "pass --resume to continue the analysis stored there")
+    out.mkdir(parents=True, exist_ok=True)
+    rep = run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress)
+    summary = pd.read_parquet(out / "sweep" / "summary.parquet")
+    table = sobol_table(summary, exp, by) if method == "sobol" else tornado_table(summary, exp, by)
+    name = "sensitivity" if method == "sobol" else "tornado"
+    write_table(table, out / name, fmt)
+    report = SensitivityReport(out=out, method=method, table=table, sweep=rep,
+                               samples=exp.spec.design.samples, replicates=exp.spec.replicates)
+    if plot and not table.empty:
+        report.selection = figure_selection(table, exp, metric, key)
+        report.title = f"{exp.name}: {outcome_label(report.selection)}"
+    write_manifest(out, build_manifest(
+        "sensitivity", method=method, experiment=exp.name, experiment_file=exp.file,
+        scenario_file=str(exp.scenario_file), factors=exp.factor_paths, samples=exp.spec.design.samples,
+        points=len(exp.points), replicates=exp.spec.replicates, seed=exp.spec.seed, by=list(by),
+        outcome="mean over replicates of each metric at the final month and each of the experiment's dates",
+        runs_ok=rep.ok, runs_failed=rep.failed, table=f"{name}.{fmt}"))
+    return report

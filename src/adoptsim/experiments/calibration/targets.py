@@ -1,0 +1,192 @@
+"""Calibration targets: the target file, each target's simulated value and the distance
+(docs/experiments.md).
+
+**Target file** (``calibration/targets.toml`` converts ``shared/data/targets.toml``)::
+
+    [[targets]]
+    id = "open_weight_token_share_late_2025"  # unique
+    quantity = "open_weight_share_2025_11"    # a column of adoptsim.analysis.targets.target_metrics
+    kind = "share"                            # share (a number) | month ("YYYY-MM")
+    value = 0.33                              # observed value
+    range = [0.25, 0.40]                      # band a calibrated model should land in
+    weight = 1.0                              # weight in the distance (default 1)
+    use = true                                # false: recorded but not fitted (no model quantity)
+    description = "..."; when = "2025-11"; source = "..."; quality = "primary"; note = "..."
+
+Instead of ``quantity`` a target may name a value of the tidy table: ``metric``, ``scope``
+(default ``world``), ``scope_id`` (default: the scope's ``world``), ``key`` (default ``""``) and
+``when`` (``YYYY-MM``). Unused targets may carry ``values = {...}`` (a record of the source).
+
+A target's normalised deviation is ``z = (sim − value) / (high − value)`` above the observed
+value and ``(value − sim) / (value − low)`` below, so ``|z| ≤ 1`` exactly when the simulated
+value lies inside the band; the **distance** of a set of simulated values is
+``sqrt(Σ w·z² / Σ w)``. Month targets are compared as decimal years (2025-07 = 2025.5).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, ValidationError
+
+from ...analysis.targets import target_metrics
+from ...core import SCOPES
+from ...core.checks import indexed_problems
+from ...core.metrics import METRICS
+from ...core.schema import Scenario
+from ...errors import InputError, Problem, did_you_mean
+from ...io.scenario_files import read_toml
+from ...months import format_month, parse_month
+from ..spec import Strict
+
+QUANTITIES = ("open_weight_share_2025_11", "cn_open_share_2024_12", "cn_open_share_2025_mean",
+              "cn_passes_us_open")  # columns of analysis.targets.target_metrics
+MONTH_QUANTITIES = {"cn_passes_us_open"}
+TARGET_METRICS = ("adoption", "share_license", "share_vendor")  # what target_metrics reads
+
+
+class Target(Strict):
+    id: str = Field(min_length=1)
+    quantity: str | None = None
+    metric: str | None = None
+    scope: Literal[SCOPES] = "world"
+    scope_id: str | None = None
+    key: str = ""
+    kind: Literal["share", "month"] = "share"
+    value: float | str | None = None
+    range: list[float] | list[str] | None = Field(default=None, min_length=2, max_length=2)
+    values: dict[str, float] | None = None
+    weight: Annotated[float, Field(ge=0)] = 1.0
+    use: bool = True
+    description: str = ""
+    when: str = ""
+    source: str = ""
+    quality: str = ""
+    note: str = ""
+
+
+class TargetFile(Strict):
+    targets: list[Target] = Field(min_length=1)
+
+
+def month_number(text: str) -> float:
+    """A month YYYY-MM as a decimal year (2025-07 -> 2025.5)."""
+    return parse_month(text) / 12.0
+
+
+def month_text(x: float) -> str:
+    """A decimal year as its month YYYY-MM (the inverse of :func:`month_number`)."""
+    return format_month(int(round(x * 12.0)))
+
+
+def _check_target(t: Target, where: str, file: str) -> list[Problem]:
+    """The problems of one used target: its quantity or metric, value and band."""
+    if (t.quantity is None) == (t.metric is None):
+        return [Problem(file, where, "give exactly one of 'quantity' (a target_metrics column) or "
+                        "'metric' (a value of the tidy table)")]
+    if t.quantity is not None and t.quantity not in QUANTITIES:
+        return [Problem(file, f"{where}.quantity", f"unknown quantity {t.quantity!r}"
+                        + did_you_mean(t.quantity, QUANTITIES, 0.5))]
+    problems = []
+    if t.metric is not None:
+        if t.metric not in METRICS:
+            problems.append(Problem(file, f"{where}.metric", f"unknown metric {t.metric!r}"
+                                    + did_you_mean(t.metric, METRICS, 0.5)))
+        try:
+            parse_month(t.when)
+        except Exception:
+            problems.append(Problem(file, f"{where}.when", f"a metric target needs 'when' = \"YYYY-MM\", "
+                                    f"got {t.when!r}"))
+    month = t.kind == "month" or t.quantity in MONTH_QUANTITIES
+    if t.quantity in MONTH_QUANTITIES and t.kind != "month":
+        return problems + [Problem(file, f"{where}.kind", f"quantity {t.quantity!r} is a month: use kind = \"month\"")]
+    if t.value is None or t.range is None:
+        return problems + [Problem(file, where, "a used target needs 'value' and 'range' (set use = false to keep "
+                                   "it only as a record)")]
+    try:
+        v, lo, hi = ((month_number(t.value), month_number(t.range[0]), month_number(t.range[1])) if month
+                     else (float(t.value), float(t.range[0]), float(t.range[1])))
+    except Exception:
+        want = '"YYYY-MM" months' if month else "numbers"
+        return problems + [Problem(file, f"{where}.value", f"value and range must be {want}, got "
+                                   f"{t.value!r} and {t.range!r}")]
+    if not lo <= v <= hi or lo == hi:
+        problems.append(Problem(file, f"{where}.range", f"expected low <= value <= high with low < high, got "
+                                f"value {t.value!r}, range {t.range!r}"))
+    return problems
+
+
+def load_targets(path: str | Path) -> list[Target]:
+    """Load and check a target file (see the module docstring); one InputError for all problems."""
+    path = Path(path)
+    file = str(path)
+    data = read_toml(path, file)
+    try:
+        tf = TargetFile.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(indexed_problems(exc, file, TargetFile)) from None
+    problems = []
+    seen = set()
+    for i, t in enumerate(tf.targets):
+        where = f"targets[{i}]"
+        if t.id in seen:
+            problems.append(Problem(file, f"{where}.id", f"target {t.id!r} is given twice"))
+        seen.add(t.id)
+        if t.use:
+            problems += _check_target(t, where, file)
+    if problems:
+        raise InputError(problems)
+    return tf.targets
+
+
+def target_numbers(t: Target) -> tuple[float, float, float]:
+    """A target's observed value and band ``(value, low, high)``; months as decimal years."""
+    if t.kind == "month":
+        return month_number(t.value), month_number(t.range[0]), month_number(t.range[1])
+    return float(t.value), float(t.range[0]), float(t.range[1])
+
+
+def deviation(t: Target, sim: np.ndarray | float) -> np.ndarray:
+    """Normalised deviation z of simulated values: |z| <= 1 exactly inside the band."""
+    v, lo, hi = target_numbers(t)
+    sim = np.asarray(sim, dtype=float)
+    up = (sim - v) / (hi - v) if hi > v else np.where(sim > v, np.inf, 0.0)
+    down = (sim - v) / (v - lo) if v > lo else np.where(sim < v, -np.inf, 0.0)
+    return np.where(sim >= v, up, down)
+
+
+def distance(targets: list[Target], sims: dict[str, float]) -> float:
+    """sqrt(Σ w z² / Σ w) over the used targets."""
+    w = np.array([t.weight for t in targets])
+    z = np.array([float(deviation(t, sims[t.id])) for t in targets])
+    return float(np.sqrt(np.sum(w * z ** 2) / np.sum(w)))
+
+
+def run_values(frame: pd.DataFrame, scenario: Scenario, targets: list[Target]) -> pd.DataFrame:
+    """Each used target's simulated value per replicate of a tidy frame (columns: replicate and one
+    per target id; months as decimal years, never reached = the month after the last)."""
+    reps = sorted(int(r) for r in pd.unique(frame["replicate"]))
+    out = pd.DataFrame({"replicate": reps})
+    if any(t.quantity for t in targets):
+        tm = target_metrics(frame, scenario).set_index("replicate").reindex(reps)
+    last = pd.Timestamp(pd.to_datetime(frame["date"]).max())
+    never = (last.year * 12 + last.month) / 12.0  # decimal year of the month after the last one
+    for t in targets:
+        if t.quantity is not None:
+            col = tm[t.quantity]
+            if t.quantity in MONTH_QUANTITIES:
+                vals = [never if pd.isna(x) else (x.year * 12 + x.month - 1) / 12.0 for x in col]
+            else:
+                vals = col.astype(float).tolist()
+        else:
+            scope_id = t.scope_id or ("world" if t.scope == "world" else "")
+            sel = frame[(frame["metric"] == t.metric) & (frame["scope"] == t.scope)
+                        & (frame["scope_id"].astype(str) == scope_id) & (frame["key"].astype(str) == t.key)
+                        & (pd.to_datetime(frame["date"]) == pd.Timestamp(t.when + "-01"))]
+            s = sel.groupby("replicate", observed=True)["value"].sum()
+            vals = [float(s.get(r, np.nan)) for r in reps]
+        out[t.id] = vals
+    return out

@@ -1,0 +1,145 @@
+"""Loading an experiment file: schema, base scenario, factor paths and values, design
+(docs/experiments.md). Every problem is collected and raised as one InputError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pydantic import ValidationError
+
+from ..core.checks import indexed_problems
+from ..core.metrics import METRICS
+from ..core.schema import Scenario, parse_scenario
+from ..errors import InputError, Problem, did_you_mean
+from ..io.scenario_files import load_raw, read_toml
+from ..months import format_month, parse_month
+from .designs import SWEEP_SPAWN, grid_points, list_points, map_unit, oat_points, unit_design, unit_points
+from .paths import check_factor_values, is_integer_field, nearest_paths, valid_paths
+from .spec import Experiment, ExperimentSpec
+
+
+def read_spec(path: Path, file: str) -> tuple[ExperimentSpec, Path]:
+    """The validated experiment schema and the path of its base scenario (which must exist)."""
+    data = read_toml(path, file)
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(indexed_problems(exc, file, ExperimentSpec)) from None
+    scen_path = path.parent / spec.scenario
+    if not scen_path.exists():
+        raise InputError([Problem(file, "scenario", f"file not found: {spec.scenario!r} (looked for {scen_path})")])
+    return spec, scen_path
+
+
+def check_outputs(spec: ExperimentSpec, base: Scenario, file: str) -> list[Problem]:
+    """The kept metrics must exist and the summary dates lie inside the scenario's horizon."""
+    problems = []
+    for i, m in enumerate(spec.metrics):
+        if m not in METRICS:
+            problems.append(Problem(file, f"metrics[{i}]", f"unknown metric {m!r}{did_you_mean(m, METRICS, 0.5)}"))
+    first, last = base.start_month, base.end_month
+    for i, d in enumerate(spec.dates):
+        if not first <= parse_month(d) <= last:
+            problems.append(Problem(file, f"dates[{i}]", f"{d} is outside the scenario's horizon "
+                                                        f"{format_month(first)}..{format_month(last)}"))
+    return problems
+
+
+def check_factors(spec: ExperimentSpec, raw: dict, base: Scenario, locators: dict[str, tuple],
+                  file: str) -> tuple[list[Problem], dict[str, bool]]:
+    """Each factor: a known path, given once, with values or a range fit for the design, every
+    value valid for its field. Returns the problems and which factors are whole numbers."""
+    method = spec.design.method
+    problems: list[Problem] = []
+    seen = set()
+    integer: dict[str, bool] = {}
+    for i, f in enumerate(spec.factors):
+        where = f"factors[{i}]"
+        if f.path in seen:
+            problems.append(Problem(file, f"{where}.path", f"factor {f.path!r} is given twice"))
+        seen.add(f.path)
+        if f.path not in locators:
+            why = "meta.seed: seeds come from the experiment's 'seed'" if f.path == "meta.seed" else ""
+            problems.append(Problem(file, f"{where}.path", f"no scenario field {f.path!r}"
+                                    + (f" ({why})" if why else "") + nearest_paths(f.path, sorted(locators))))
+            continue
+        if (f.values is None) == (f.range is None):
+            problems.append(Problem(file, where, "give exactly one of 'values' or 'range'"))
+            continue
+        if f.range is not None and method in ("grid", "list"):
+            problems.append(Problem(file, f"{where}.range", f"design method {method!r} needs 'values'; "
+                                    "'range' is for 'lhs' and 'sobol'"))
+            continue
+        integer[f.path] = is_integer_field(base, locators[f.path])
+        trial = list(f.values) if f.values is not None else map_unit(np.array([0.0, 1.0 - 1e-12]), f,
+                                                                      integer[f.path])
+        label = f"{where}.values" if f.values is not None else f"{where}.range"
+        problems += check_factor_values(raw, locators, f.path, trial, file, label)
+    return problems, integer
+
+
+def check_design(spec: ExperimentSpec, file: str) -> list[Problem]:
+    """The design method's own rules: samples where needed, list lengths, OAT's three values."""
+    method, problems = spec.design.method, []
+    if method in ("grid", "list"):
+        if spec.design.samples is not None:
+            problems.append(Problem(file, "design.samples", f"'samples' is for 'lhs' and 'sobol', not {method!r}"))
+        if method == "list" and spec.factors:
+            lengths = {len(f.values or []) for f in spec.factors}
+            if len(lengths) > 1:
+                problems.append(Problem(file, "factors", "design 'list' zips the factors' values: they need "
+                                        f"equal lengths, got {[len(f.values or []) for f in spec.factors]}"))
+    elif method == "oat":
+        if spec.design.samples is not None:
+            problems.append(Problem(file, "design.samples", "'samples' is for 'lhs' and 'sobol', not 'oat'"))
+        if not spec.factors:
+            problems.append(Problem(file, "factors", "design 'oat' needs at least one [[factors]]"))
+        for i, f in enumerate(spec.factors):
+            if f.values is not None and len(f.values) != 3:
+                problems.append(Problem(file, f"factors[{i}].values", "design 'oat' needs exactly 3 values "
+                                        f"[low, central, high] (or a 'range'), got {len(f.values)}"))
+    else:
+        n = spec.design.samples
+        if n is None:
+            problems.append(Problem(file, "design.samples", f"design {method!r} needs 'samples' (number of points)"))
+        elif method == "sobol" and n & (n - 1):
+            lo = 1 << (n.bit_length() - 1)
+            problems.append(Problem(file, "design.samples", f"Sobol' points are balanced only for powers of 2: "
+                                    f"use {lo} or {lo * 2}, not {n}"))
+        if not spec.factors:
+            problems.append(Problem(file, "factors", f"design {method!r} needs at least one [[factors]]"))
+    return problems
+
+
+def design_points(spec: ExperimentSpec, base: Scenario, locators: dict[str, tuple],
+                  integer: dict[str, bool]) -> list[dict]:
+    """The design points of a checked experiment, in design order."""
+    fs, method = spec.factors, spec.design.method
+    if not fs:
+        return [{}]
+    if method == "grid":
+        return grid_points(fs)
+    if method == "list":
+        return list_points(fs)
+    if method == "oat":
+        return oat_points(fs, base, locators, integer)
+    u = unit_design(method, len(fs), spec.design.samples, spec.seed, SWEEP_SPAWN)
+    return unit_points(u, fs, integer)
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Load and validate an experiment file; raise one InputError listing every problem."""
+    path = Path(path)
+    file = str(path)
+    spec, scen_path = read_spec(path, file)
+    raw = load_raw(scen_path)
+    base = parse_scenario(raw, str(scen_path))
+    locators = valid_paths(base)
+    problems = check_outputs(spec, base, file)
+    factor_problems, integer = check_factors(spec, raw, base, locators, file)
+    problems += factor_problems + check_design(spec, file)
+    if problems:
+        raise InputError(problems)
+    return Experiment(file=file, spec=spec, scenario_file=scen_path, raw=raw, base=base, locators=locators,
+                      points=design_points(spec, base, locators, integer), text=path.read_text(encoding="utf-8"))

@@ -1,0 +1,205 @@
+"""The figures of one run (``adoptsim run``, ``adoptsim plot``): adoption, a metric by scope,
+regions, vendors, the nation × origin heat map and critical dependency (docs/outputs.md).
+
+Every figure shows the median across replicates with a shaded 10–90% band, dated axes, policy
+starts marked, and one fixed colour per origin, licence and vendor across all figures. Each takes
+the tidy time series, the run's manifest (a dict) and the path to write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.ticker import PercentFormatter
+
+from ..analysis.bands import band
+from .style import (SHARE_METRICS, colour, date_axis, draw_bands, note_figure, policy_marks, replicates_note,
+                    save_figure, share_axis)
+
+def adoption_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str = "world",
+                    scope_id: str = "world") -> Path:
+    """Open vs closed and by origin: median with a 10–90% band across replicates."""
+    n_rep = int(frame["replicate"].nunique())
+    fig, axes = note_figure(2, 12, 5.6, manifest.get("policies", []))
+    axes[1].sharey(axes[0])
+    lic = band(frame, scope, scope_id, "share_license")
+    total = band(frame, scope, scope_id, "adoption")
+    total["key"] = "any model"
+    draw_bands(axes[0], pd.concat([total, lic]), labels={"open": "open weights", "closed": "closed (API)",
+                                                          "any model": "any model (adoption)"},
+                order=["any model", "open", "closed"])
+    axes[0].set_title("Open-weight vs closed models")
+    org = band(frame, scope, scope_id, "share_origin")
+    last = org[org["date"] == org["date"].max()].sort_values("q50", ascending=False)
+    draw_bands(axes[1], org, order=list(last["key"]))
+    axes[1].set_title("By origin of the model")
+    for ax in axes:
+        share_axis(ax, "adoption")
+        date_axis(ax)
+        policy_marks(ax, manifest.get("policies", []), label=True)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, frameon=False, fontsize=9)
+    axes[1].set_ylabel("")
+    where = "world" if scope == "world" else f"{scope} {scope_id}"
+    fig.suptitle(f"{manifest.get('scenario', '')}: AI model adoption, {where}\n"
+                 f"median of {n_rep} replicate{'s' if n_rep != 1 else ''}, shaded band 10–90%; "
+                 "dotted lines: policy starts (numbered, named below)", fontsize=11)
+    return save_figure(fig, path)
+
+
+def metric_figure(frame: pd.DataFrame, manifest: dict, path: Path, metric: str, by: str = "world",
+                  scope_ids: list[str] | None = None, max_panels: int = 12) -> Path:
+    """One metric, one panel per scope (small multiples for regions or nations)."""
+    sel = frame[(frame["scope"] == by) & (frame["metric"] == metric)]
+    ids = [str(s) for s in pd.unique(sel["scope_id"])]
+    if scope_ids:
+        ids = [s for s in scope_ids if s in ids]
+    ids = ids[:max_panels]
+    n = max(len(ids), 1)
+    cols = min(n, 3 if n > 4 else n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows + 0.8), squeeze=False,
+                             sharex=True, sharey=metric in SHARE_METRICS, constrained_layout=True)
+    handles = {}
+    for ax, sid in zip(axes.flat, ids):
+        b = band(frame, by, sid, metric)
+        draw_bands(ax, b)
+        ax.set_title(sid, fontsize=10)
+        share_axis(ax, metric)
+        date_axis(ax)
+        policy_marks(ax, manifest.get("policies", []), label=False)
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    for ax in list(axes.flat)[len(ids):]:
+        ax.set_visible(False)
+    if handles:
+        fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center",
+                   ncol=min(len(handles), 6), frameon=False, fontsize=9)
+    n_rep = int(frame["replicate"].nunique())
+    fig.suptitle(f"{manifest.get('scenario', '')}: {metric} by {by}\n"
+                 f"median of {n_rep} replicate{'s' if n_rep != 1 else ''}, shaded band 10–90%", fontsize=11)
+    return save_figure(fig, path)
+
+
+REPORT_NATIONS = ("US", "CN", "EU", "IN", "JP", "UK")
+
+
+def median_table(frame: pd.DataFrame, scope: str, metric: str) -> pd.DataFrame:
+    """Median across replicates per date, scope id and key of one metric at one scope level."""
+    sel = frame[(frame["scope"] == scope) & (frame["metric"] == metric)]
+    out = sel.groupby(["date", "scope_id", "key"], observed=True)["value"].median().reset_index()
+    out["scope_id"] = out["scope_id"].astype(str)
+    out["key"] = out["key"].astype(str)
+    return out
+
+
+def regions_figure(frame: pd.DataFrame, manifest: dict, path: Path, metric: str = "share_origin") -> Path:
+    """Small multiples: one panel per region, one line (with 10–90% band) per origin."""
+    return metric_figure(frame, manifest, path, metric, by="region")
+
+
+def vendors_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str = "world",
+                   scope_id: str = "world") -> Path:
+    """Stacked shares of all developers by vendor (median across replicates), non-adopters on top."""
+    med = median_table(frame, scope, "share_vendor")
+    med = med[med["scope_id"] == scope_id].pivot(index="date", columns="key", values="value").fillna(0.0)
+    order = list(med.iloc[-1].sort_values(ascending=False).index)
+    fig, ax = plt.subplots(figsize=(10, 5.6), layout="constrained")
+    ax.stackplot(med.index, [med[k] for k in order], labels=order, colors=[colour(k) for k in order],
+                 alpha=0.9, linewidth=0.3, edgecolor="white")
+    ax.fill_between(med.index, med[order].sum(axis=1), 1.0, color="#dddddd", label="no model yet", linewidth=0)
+    share_axis(ax, "share_vendor")
+    date_axis(ax)
+    ax.set_xlim(med.index.min(), med.index.max())
+    policy_marks(ax, manifest.get("policies", []), label=False)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=9, title="vendor",
+              reverse=True)
+    where = "world" if scope == "world" else f"{scope} {scope_id}"
+    ax.set_title(f"{manifest.get('scenario', '')}: share of developers by vendor, {where}\n"
+                 f"{replicates_note(frame)} (stacked; dotted lines: policy starts)", fontsize=11)
+    return save_figure(fig, path)
+
+
+def heatmap_figure(frame: pd.DataFrame, manifest: dict, path: Path, date: str | None = None) -> Path:
+    """Who builds on whose models: nation x origin share of the nation's adopting developers at
+    ``date`` (``YYYY-MM``; default the last month), median across replicates."""
+    med = median_table(frame, "nation", "share_origin")
+    dates = sorted(med["date"].unique())
+    when = pd.Timestamp(date + "-01") if date else pd.Timestamp(dates[-1])
+    if when not in set(pd.to_datetime(dates)):
+        raise ValueError(f"no month {when:%Y-%m} in the results ({pd.Timestamp(dates[0]):%Y-%m}.."
+                         f"{pd.Timestamp(dates[-1]):%Y-%m})")
+    m = med[med["date"] == when].pivot(index="scope_id", columns="key", values="value").fillna(0.0)
+    m = m.div(m.sum(axis=1).where(m.sum(axis=1) > 0, 1.0), axis=0)  # share of adopters
+    origins = list(m.mean().sort_values(ascending=False).index)
+    m = m[origins].sort_values(origins[0], ascending=False)
+    fig, ax = plt.subplots(figsize=(3.2 + 1.0 * len(origins), 1.6 + 0.22 * len(m)), layout="constrained")
+    im = ax.imshow(m.to_numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(origins)), [f"{o}" for o in origins])
+    ax.set_yticks(range(len(m)), list(m.index), fontsize=8)
+    for i in range(len(m)):
+        for j in range(len(origins)):
+            v = m.iat[i, j]
+            ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=7,
+                    color="black" if v > 0.6 else "white")
+    ax.set_xlabel("origin of the model")
+    ax.set_ylabel("nation or bloc")
+    fig.colorbar(im, ax=ax, format=PercentFormatter(1.0, decimals=0), label="share of the nation's adopters",
+                 fraction=0.12, shrink=0.6)
+    ax.set_title(f"{manifest.get('scenario', '')}: who builds on whose models, {when:%Y-%m}\n{replicates_note(frame)}",
+                 fontsize=10)
+    return save_figure(fig, path)
+
+
+def dependency_figure(frame: pd.DataFrame, manifest: dict, path: Path,
+                      nations: tuple[str, ...] = REPORT_NATIONS) -> Path:
+    """Critical dependency over time: share of government and health developers on a foreign
+    origin's models, world and selected nations, median with 10–90% band."""
+    known = set(map(str, frame.loc[frame["scope"] == "nation", "scope_id"].unique()))
+    ids = [n for n in nations if n in known]
+    fig, ax = plt.subplots(figsize=(10, 5.4), layout="constrained")
+    parts = []
+    for sid, scope in [("world", "world")] + [(n, "nation") for n in ids]:
+        b = band(frame, scope, sid, "critical_dependency")
+        b["key"] = sid
+        parts.append(b)
+    draw_bands(ax, pd.concat(parts), labels={"world": "world"}, order=["world"] + ids)
+    for line in ax.get_lines():
+        if line.get_label() == "world":
+            line.set(color="black", linewidth=2.6)
+    share_axis(ax, "critical_dependency")
+    ax.set_ylabel("critical developers on foreign models")
+    date_axis(ax)
+    policy_marks(ax, manifest.get("policies", []), label=False)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=9, title="scope")
+    ax.set_title(f"{manifest.get('scenario', '')}: critical dependency (government and health developers "
+                 f"using a foreign origin's models)\n{replicates_note(frame)}, shaded band 10–90%; "
+                 "dotted lines: policy starts", fontsize=10)
+    return save_figure(fig, path)
+
+
+FIGURES = ("adoption", "regions", "vendors", "heatmap", "dependency")
+
+
+def draw_figure(name: str, frame: pd.DataFrame, manifest: dict, folder: Path, fmt: str = "png",
+                date: str | None = None) -> Path:
+    """Draw one of the standard figures (:data:`FIGURES`) into ``folder`` as ``<name>.<fmt>``."""
+    path = Path(folder) / f"{name}.{fmt}"
+    if name == "adoption":
+        return adoption_figure(frame, manifest, path)
+    if name == "regions":
+        return regions_figure(frame, manifest, path)
+    if name == "vendors":
+        return vendors_figure(frame, manifest, path)
+    if name == "heatmap":
+        return heatmap_figure(frame, manifest, path.with_name(f"heatmap_{date}.{fmt}") if date else path, date)
+    if name == "dependency":
+        return dependency_figure(frame, manifest, path)
+    raise ValueError(f"unknown figure {name!r}; expected one of: {', '.join(FIGURES)}")
+
+
+def draw_run_plots(frame: pd.DataFrame, manifest: dict, folder: Path) -> list[Path]:
+    """The standard figures of a run, into ``folder``."""
+    return [draw_figure(name, frame, manifest, Path(folder)) for name in FIGURES]
+
