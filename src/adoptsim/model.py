@@ -81,7 +81,7 @@ class AdoptionModel(mesa.Model):
                 infra[i, idx.nation_pos[o]] = val
         self.base = WorldState(
             chip_access=nf("chip_access"), domestic=nf("domestic_chips"), domestic_mult=np.ones(N),
-            compute_mult=np.ones(N), trust=trust, infrastructure=infra,
+            compute_mult=np.ones(N), trust=trust, infrastructure=infra, infrastructure0=infra.copy(),
             education=np.ones(N), price_mult=np.ones((N, V)), open_price_mult=np.ones((N, V)),
             available=np.ones((N, S, V), dtype=bool), open_release=np.zeros(V, dtype=bool),
             close_release=np.zeros(V, dtype=bool), derivative_mult=np.ones(V))

@@ -223,8 +223,10 @@ class InfrastructureBuildout(Policy):
         tgt = idx.nation_idx(self.targets)
         o = idx.nation_pos[self.issuer]
         frac = min(1.0, (elapsed + 1) / self.ramp_months)
-        base = state.infrastructure[tgt, o]
-        state.infrastructure[tgt, o] = np.maximum(base, base + (self.level - base) * frac)
+        # ramp from the scenario's value (not from what another build-out reached), and keep the
+        # larger of the build-outs: the result does not depend on the order of the policies
+        base = (state.infrastructure if state.infrastructure0 is None else state.infrastructure0)[tgt, o]
+        state.infrastructure[tgt, o] = np.maximum(state.infrastructure[tgt, o], base + (self.level - base) * frac)
 
 
 @register

@@ -80,6 +80,7 @@ class WorldState:
     open_release: np.ndarray  # (V,) bool: a closed vendor has released open weights
     close_release: np.ndarray  # (V,) bool: an open vendor has closed its weights
     derivative_mult: np.ndarray  # (V,) multiplier on derivative accumulation
+    infrastructure0: np.ndarray | None = None  # (N, N) the scenario's infrastructure, before any build-out
 
     @property
     def chip_supply(self) -> np.ndarray:
@@ -88,4 +89,4 @@ class WorldState:
         return np.minimum(1.0, self.chip_access + self.domestic * self.domestic_mult)
 
     def copy(self) -> "WorldState":
-        return WorldState(**{k: v.copy() for k, v in self.__dict__.items()})
+        return WorldState(**{k: (v if v is None else v.copy()) for k, v in self.__dict__.items()})
