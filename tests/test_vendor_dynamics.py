@@ -88,6 +88,25 @@ def test_frontier_is_the_best_lab_in_a_run():
     np.testing.assert_allclose(m.vendors.closed_best, cap[:, closed].max(axis=1))  # all closed on market
 
 
+def test_frontier_growth_is_an_outcome_of_compute_and_efficiency_growth():
+    """Frontier growth follows the production function: ≈ compute_returns·(log(1 + compute_growth)
+    + efficiency_growth) points per year once the labs track their ceilings."""
+    def growth(**dyn):
+        raw = load_raw(EXAMPLES / "world.toml")
+        raw["communities"] = {"per_nation": 10}
+        raw["dynamics"].update(dyn, train_smarter=0.0, spillover_open=0.0, spillover_closed=0.0)
+        m = AdoptionModel(parse_scenario(raw, "w"), create_community_agents=False).run()
+        best = np.array(m.vendors.closed_best)
+        return (best[-1] - best[-13])  # points in the last year
+
+    base = growth(compute_growth=1.0, efficiency_growth=0.5, compute_returns=3.0)
+    assert base == pytest.approx(3.0 * (np.log(2.0) + 0.5), rel=0.05)
+    assert growth(compute_growth=3.0, efficiency_growth=0.5, compute_returns=3.0) == pytest.approx(
+        3.0 * (np.log(4.0) + 0.5), rel=0.05)
+    assert growth(compute_growth=1.0, efficiency_growth=1.0, compute_returns=3.0) == pytest.approx(
+        3.0 * (np.log(2.0) + 1.0), rel=0.05)
+
+
 # ---- policy order -------------------------------------------------------------------------
 
 def _state_after(model, policies, month):
