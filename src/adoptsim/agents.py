@@ -102,7 +102,7 @@ class VendorPopulation:
     Per month (``Δ = 1/12`` year), for vendor v of origin o (equations and sources in
     :mod:`adoptsim.vendor_dynamics` and docs/model.md):
 
-    * chip supply ``supply[o] = min(1, chip_access[o] + domestic[o])`` and the usable compute
+    * chip supply ``supply[o] = min(1, chip_access[o] + domestic[o]·domestic_mult[o])`` and the usable compute
       stock ``K[v] += compute[v]·(G(t) − G(t−1))·compute_mult[o]·supply[o]/supply0[o]`` (the
       ``compute`` metric; ``K[v](0) = compute[v]``); effective compute ``E[v] = K[v]·efficiency[v]``;
     * efficiency: common algorithmic progress, "train smarter" under chip constraint, and

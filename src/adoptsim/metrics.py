@@ -17,7 +17,7 @@ and month ``adoption = Σ share_vendor = Σ share_license = Σ share_origin`` an
   default) that use a model of a foreign origin;
 * ``hhi`` — Herfindahl–Hirschman index of vendor shares among adopters (0 with no adopter);
 * world only, key vendor: ``capability``, ``price`` (USD / M tokens), ``derivatives``,
-  ``revenue`` (USD / month), ``compute`` (usable: compute × chip access of the origin),
+  ``revenue`` (USD / month), ``compute`` (usable compute stock, grown by the origin's chip supply),
   ``efficiency`` (effective compute = compute × efficiency);
 * world only, key ``""``: ``open_lag_months`` — months by which the best released open-weight
   model trails the best released closed one (capability gap / the closed frontier's mean monthly
