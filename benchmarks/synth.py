@@ -1,7 +1,7 @@
 """Synthetic 12-vendor benchmark scenarios, written as TOML and loaded through adoptsim.
 
 ``write_scenario(folder, communities, months, network)`` writes ``bench-<n>.toml`` and
-returns its path; :func:`synthetic` loads it with :func:`adoptsim.scenario.load_scenario`.
+returns its path; :func:`synthetic` loads it with :func:`adoptsim.io.scenario_files.load_scenario`.
 20 nations in 5 regions, 4 sectors, 12 vendors from 4 origins (6 open, 6 closed), two
 policies (an export control and an open-source push), so every phase of a step does work.
 """

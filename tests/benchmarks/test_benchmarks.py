@@ -79,5 +79,5 @@ def test_community_agents_can_be_made_later_without_changing_numbers():
     assert lazy.make_community_agents() is agents and len(lazy.agents_by_type[Community]) == 1_000
     for _ in range(3):
         lazy.step()
-    assert np.array_equal(tidy(eager)["value"].to_numpy(), tidy(lazy)["value"].to_numpy())
+    assert np.array_equal(tidy(eager)["value"].to_numpy(), tidy(lazy)["value"].to_numpy(), equal_nan=True)
     assert {a.current_model for a in agents} <= set(eager.index.vendors) | {None}

@@ -39,7 +39,12 @@ def scenario(**over):
 
 
 def check_invariants(df: pd.DataFrame) -> None:
-    assert np.isfinite(df["value"]).all(), "NaN or inf in results"
+    lag = df["metric"] == "open_lag_months"
+    assert np.isfinite(df.loc[~lag, "value"]).all(), "NaN or inf in results"
+    # the open lag is undefined (NaN) in the first month (no growth measured yet), and later only
+    # when the market lacks an open or a closed model or the closed frontier stalls
+    assert not np.isinf(df.loc[lag, "value"]).any()
+    assert df.loc[lag & (df["step"] == 1), "value"].isna().all()
     shares = df[df["metric"].isin(["adoption", "share_vendor", "share_license", "share_origin",
                                    "critical_dependency", "hhi"])]
     assert shares["value"].between(-1e-12, 1 + 1e-12).all()

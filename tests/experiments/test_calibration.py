@@ -91,17 +91,30 @@ range = [{v - 0.05}, {v + 0.05}]
 def test_shipped_targets_load():
     targets = load_targets(ROOT / "calibration" / "targets.toml")
     used = [t for t in targets if t.use]
-    assert [t.quantity for t in used] == ["open_weight_share_2025_11", "cn_open_share_2024_12",
-                                          "cn_open_share_2025_mean", "cn_passes_us_open"]
+    assert [t.quantity or f"{t.metric}:{t.key}@{t.when}" for t in used] == [
+        "open_weight_share_2025_11", "cn_open_share_2024_12", "cn_open_share_2025_mean", "cn_passes_us_open",
+        "derivatives:qwen@2025-06", "derivatives:llama@2025-06", "derivatives:deepseek@2025-06",
+        "open_lag_months:@2025-10"]
     spec = load_spec(ROOT / "calibration" / "baseline.toml")
-    assert spec.horizon == "2025-12" and len(spec.targets) == 4
+    assert spec.horizon == "2025-12" and len(spec.targets) == 8
 
 
 @pytest.mark.skipif(not SHARED_TARGETS.exists(), reason="../shared/data/targets.toml not present")
 def test_conversion_is_faithful():
     src = tomllib.loads(SHARED_TARGETS.read_text())["targets"]
-    ours = {t.id: t for t in load_targets(ROOT / "calibration" / "targets.toml")}
+    everything = {t.id: t for t in load_targets(ROOT / "calibration" / "targets.toml")}
+    ours = {k: t for k, t in everything.items() if "." not in k}
     assert [t["id"] for t in src] == list(ours)
+    # a record with per-key ``values`` may be fitted through one target per key, "<id>.<key>"
+    srcs = {s["id"]: s for s in src}
+    for k, t in everything.items():
+        if "." in k:
+            sid, key = k.split(".", 1)
+            s = srcs[sid]
+            assert t.use and t.key == key and t.value == s["values"][key]
+            assert (t.description, t.when, t.source, t.quality) == (s["metric"], s["when"], s["source"], s["quality"])
+            lo, hi = t.range
+            assert lo < t.value < hi and hi / lo <= 10.0 + 1e-9  # an order-of-magnitude band
     for s in src:
         t = ours[s["id"]]
         assert (t.description, t.when, t.source, t.quality) == (s["metric"], s["when"], s["source"], s["quality"])

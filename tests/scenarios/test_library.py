@@ -25,6 +25,8 @@ GLOBAL_SOUTH = ["Sub-Saharan Africa", "Latin America", "Southeast Asia", "South 
 CLAIMS = [
     ("chip_ban_tightening", "world", ["world"], "compute", CN_VENDORS, "2028-12", -1),
     ("chip_ban_tightening", "world", ["world"], "efficiency", CN_VENDORS, "2028-12", +1),
+    ("chip_ban_tightening", "world", ["world"], "capability", CN_VENDORS, "2030-12", -1),
+    ("chip_ban_tightening", "world", ["world"], "open_lag_months", [""], "2030-12", +1),
     ("chip_ban_lifted", "world", ["world"], "compute", CN_VENDORS, "2028-12", +1),
     ("chip_ban_lifted", "world", ["world"], "efficiency", CN_VENDORS, "2028-12", -1),
     ("diffusion_rule_restored", "world", ["world"], "compute", CN_VENDORS, "2028-12", -1),
@@ -36,12 +38,11 @@ CLAIMS = [
     ("deepseek_shock", "world", ["world"], "share_license", ["closed"], "2027-12", -1),
     ("meta_closes_llama", "world", ["world"], "share_license", ["open"], "2027-12", -1),
     ("meta_closes_llama", "world", ["world"], "share_vendor", ["llama"], "2027-12", -1),
-    ("meta_closes_llama", "world", ["world"], "share_origin", ["CN"], "2027-12", +1),
-    ("sovereign_ai", "nation", ["EU"], "share_origin", ["EU"], "2028-12", +1),
+    ("sovereign_ai", "nation", ["EU"], "share_origin", ["EU"], "2030-12", +1),
     ("sovereign_ai", "nation", ["IN"], "share_origin", ["IN"], "2028-12", +1),
     ("sovereign_ai", "nation", ["EU", "IN"], "critical_dependency", [""], "2028-12", -1),
     ("retaliation_escalation", "world", ["world"], "compute", ["openai", "google", "anthropic"], "2028-12", -1),
-    ("retaliation_escalation", "nation", ["US", "CA", "UK", "AU", "JP", "TW"], "share_origin", ["CN"], "2028-12", -1),
+    ("retaliation_escalation", "world", ["world"], "capability", ["openai", "google", "anthropic"], "2028-12", -1),
 ]
 
 

@@ -17,8 +17,11 @@ and month ``adoption = Σ share_vendor = Σ share_license = Σ share_origin`` an
   default) that use a model of a foreign origin;
 * ``hhi`` — Herfindahl–Hirschman index of vendor shares among adopters (0 with no adopter);
 * world only, key vendor: ``capability``, ``price`` (USD / M tokens), ``derivatives``,
-  ``revenue`` (USD / month), ``compute`` (usable: compute × chip access of the origin),
-  ``efficiency`` (effective compute = compute × efficiency).
+  ``revenue`` (USD / month), ``compute`` (usable compute stock, grown by the origin's chip supply),
+  ``efficiency`` (effective compute = compute × efficiency);
+* world only, key ``""``: ``open_lag_months`` — months by which the best released open-weight
+  model trails the best released closed one (capability gap / the closed frontier's mean monthly
+  growth over the last 12 months; NaN in the first month or when undefined).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ COLUMNS = ["replicate", "step", "date", "scope", "scope_id", "metric", "key", "v
 SCOPE_METRICS = ("adoption", "share_vendor", "share_license", "share_origin", "influence",
                  "critical_dependency", "hhi")
 VENDOR_METRICS = ("capability", "price", "derivatives", "revenue", "compute", "efficiency")
-METRICS = SCOPE_METRICS + VENDOR_METRICS
+WORLD_METRICS = ("open_lag_months",)  # world scope, key ""
+METRICS = SCOPE_METRICS + VENDOR_METRICS + WORLD_METRICS
 
 
 def _scopes(index) -> tuple[list[str], list[str], np.ndarray]:
@@ -107,6 +111,8 @@ def compute_blocks(model) -> list[dict]:
     for m in VENDOR_METRICS:
         arr = np.stack([s[m] for s in vend]).astype(np.float64)[:, None, :]  # (T, 1, V)
         blocks.append(_block(arr, np.array([0]), m, list(idx.vendors)))
+    lag = np.array([s["open_lag"] for s in vend], dtype=np.float64)[:, None, None]  # (T, 1, 1)
+    blocks.append(_block(lag, np.array([0]), "open_lag_months", [""]))
     for b in blocks:
         b["scope_kind"] = np.array(kinds, dtype=object)[b["scope_row"]]
         b["scope_id"] = np.array(ids, dtype=object)[b["scope_row"]]

@@ -81,7 +81,8 @@ class AdoptionModel(mesa.Model):
             for o, val in n.infrastructure.items():
                 infra[i, idx.nation_pos[o]] = val
         self.base = WorldState(
-            chip_access=nf("chip_access"), compute_mult=np.ones(N), trust=trust, infrastructure=infra,
+            chip_access=nf("chip_access"), domestic=nf("domestic_chips"), domestic_mult=np.ones(N),
+            compute_mult=np.ones(N), trust=trust, infrastructure=infra, infrastructure0=infra.copy(),
             education=np.ones(N), price_mult=np.ones((N, V)), open_price_mult=np.ones((N, V)),
             available=np.ones((N, S, V), dtype=bool), open_release=np.zeros(V, dtype=bool),
             close_release=np.zeros(V, dtype=bool), derivative_mult=np.ones(V))
@@ -136,7 +137,7 @@ class AdoptionModel(mesa.Model):
         """Nations' phase: self-hosting cost, effective prices, availability and base utility."""
         w, v, d = self.world, self.vendors, self.spec.dynamics
         compute = self.nation_compute * w.compute_mult
-        self.self_host = choice.self_hosting_cost(d.self_host_cost, d.self_host_penalty, w.chip_access,
+        self.self_host = choice.self_hosting_cost(d.self_host_cost, d.self_host_penalty, w.chip_supply,
                                                   compute, d.self_host_compute_half)
         self.eff_price, self.uses_hosted = choice.effective_price(
             v.price, v.is_open, w.price_mult, w.open_price_mult, self.self_host)
@@ -163,6 +164,7 @@ class AdoptionModel(mesa.Model):
             "capability": v.capability.copy(), "price": v.price.copy(), "derivatives": v.derivatives.copy(),
             "compute": v.compute.copy(), "efficiency": v.efficiency.copy(),
             "revenue": tokens * (devs * hosted_price).sum(axis=0), "open": v.is_open.copy(),
+            "open_lag": v.open_lag,
         }
 
     def step(self) -> None:
@@ -178,6 +180,7 @@ class AdoptionModel(mesa.Model):
             adopters = devs_on.sum()
             share = devs_on / adopters if adopters > 0 else np.zeros_like(devs_on)
             self.vendors.step(self.world, self.t, share, devs_on)
+        self.vendors.record_frontier()
         self._prepare_choice_inputs()
         # 4. communities: a fixed number of draws per stream and month
         n = c.n

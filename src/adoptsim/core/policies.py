@@ -114,12 +114,16 @@ class Tier(BaseModel):
 
 @register
 class ExportControl(Policy):
-    """Issuer restricts accelerator exports: targets' ``chip_access`` is multiplied by
-    ``chip_access``; each entry of ``tiers`` multiplies its own targets by its own factor
-    (tiered controls such as the 2025 Diffusion Rule)."""
+    """Issuer restricts accelerator exports: targets' ``chip_access`` (their share of
+    world-frontier chips they can buy) is multiplied by ``chip_access`` (a factor above 1 relaxes
+    earlier controls); each entry of ``tiers`` multiplies its own targets by its own factor
+    (tiered controls such as the 2025 Diffusion Rule). ``domestic`` multiplies the targets'
+    domestic accelerator production (controls on chip-making equipment and HBM). Every effect is
+    a factor, so controls commute with each other and with additive domestic build-outs."""
 
     type: Literal["export_control"] = "export_control"
-    chip_access: Unit = 0.5
+    chip_access: Annotated[float, Field(ge=0.0, le=10.0, allow_inf_nan=False)] = 0.5
+    domestic: Unit = 1.0
     tiers: list[Tier] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -136,7 +140,9 @@ class ExportControl(Policy):
 
     def apply(self, state, idx, elapsed):
         if self.targets:
-            state.chip_access[idx.nation_idx(self.targets)] *= self.chip_access
+            tgt = idx.nation_idx(self.targets)
+            state.chip_access[tgt] *= self.chip_access
+            state.domestic_mult[tgt] *= self.domestic
         for tier in self.tiers:
             state.chip_access[idx.nation_idx(tier.targets)] *= tier.chip_access
 
@@ -217,8 +223,10 @@ class InfrastructureBuildout(Policy):
         tgt = idx.nation_idx(self.targets)
         o = idx.nation_pos[self.issuer]
         frac = min(1.0, (elapsed + 1) / self.ramp_months)
-        base = state.infrastructure[tgt, o]
-        state.infrastructure[tgt, o] = np.maximum(base, base + (self.level - base) * frac)
+        # ramp from the scenario's value (not from what another build-out reached), and keep the
+        # larger of the build-outs: the result does not depend on the order of the policies
+        base = (state.infrastructure if state.infrastructure0 is None else state.infrastructure0)[tgt, o]
+        state.infrastructure[tgt, o] = np.maximum(state.infrastructure[tgt, o], base + (self.level - base) * frac)
 
 
 @register
@@ -289,20 +297,22 @@ class TrustShock(Policy):
 
 @register
 class ComputeInvestment(Policy):
-    """The issuer invests in AI compute: the compute of its vendors is multiplied by
-    ``(1 + annual_growth)^(months/12)`` and its chip access rises by ``chip_access_gain`` per
-    year (domestic accelerators), capped at 1; the level reached stays after ``end``."""
+    """The issuer invests in AI compute: its vendors' flow of new compute is multiplied by
+    ``(1 + annual_growth)^(months/12)`` (growth above the world trend), and its domestic
+    accelerator supply rises by ``domestic_gain`` per year (a separate additive term: export
+    controls multiply imports, ``chip_access``, and never cut it); the level reached stays after
+    ``end``. Both effects commute with every other policy."""
 
     type: Literal["compute_investment"] = "compute_investment"
     persistent: ClassVar[bool] = True
     annual_growth: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)] = 0.5
-    chip_access_gain: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
+    domestic_gain: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
 
     def apply(self, state, idx, elapsed):
         me = idx.nation_pos[self.issuer]
         years = (elapsed + 1) / 12.0
         state.compute_mult[me] *= (1.0 + self.annual_growth) ** years
-        state.chip_access[me] = min(1.0, state.chip_access[me] + self.chip_access_gain * years)
+        state.domestic[me] += self.domestic_gain * years
 
 
 @register

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import choice
+from . import vendor_dynamics as vd
 from ..months import parse_month
 from .schema import WEIGHTS, Scenario
 
@@ -23,24 +24,22 @@ from .schema import WEIGHTS, Scenario
 class VendorPopulation:
     """State of all vendors as arrays, and their monthly dynamics.
 
-    Per month (``Δ = 1/12`` year), for vendor v of origin o:
+    Per month (``Δ = 1/12`` year), for vendor v of origin o (equations and sources in
+    :mod:`adoptsim.core.vendor_dynamics` and docs/model.md):
 
-    * usable compute ``K[v] = compute[v]·(1 + compute_growth)^(t/12)·compute_mult[o]·chip_access[o]``
-      (the ``compute`` metric) and effective compute ``E[v] = K[v]·efficiency[v]``;
-    * frontier ``F(t) = max_v capability[v](0) + frontier_gap + frontier_growth·t/12``;
-    * attainable capability ``C*[v] = F(t) − compute_gap·log(max_u E[u] / E[v])``: the
-      best-resourced vendor can reach the frontier, and each e-fold of effective compute below it
-      costs ``compute_gap`` points (diminishing returns: logarithmic in compute), so a chip ban
-      lowers a vendor's ceiling and efficiency gains win it back;
-    * capability ``C[v] += min(1, capability_growth[v]·Δ)·max(C*[v] − C[v], 0)`` — vendors close
-      a share of their gap to that moving ceiling each month and never lose capability;
-    * efficiency ``eff[v] *= exp(Δ·(efficiency_growth + train_smarter·(1 − chip_access[o])
-      ·(1 − E[v]/max_u E[u])))``: chip-constrained vendors train smarter, the more so the further
-      their effective compute is below the leader's (the push fades as they catch up);
+    * chip supply ``supply[o] = min(1, chip_access[o] + domestic[o]·domestic_mult[o])`` and the usable compute
+      stock ``K[v] += compute[v]·(G(t) − G(t−1))·compute_mult[o]·supply[o]/supply0[o]`` (the
+      ``compute`` metric; ``K[v](0) = compute[v]``); effective compute ``E[v] = K[v]·efficiency[v]``;
+    * efficiency: common algorithmic progress, "train smarter" under chip constraint, and
+      spillovers toward the best open (fast) and closed (slow) efficiency;
+    * capability ceiling ``C*[v] = C_ref + compute_returns·log(E[v]/E_ref)`` (log returns to
+      effective compute) and ``C[v] += min(1, capability_growth[v]·Δ)·max(C*[v] − C[v], 0)``;
+      the frontier is the best lab and ``open_lag`` the months the best open model trails it;
     * price (when ``price_decline > 0``; 0 freezes it) ``price[v] *= (1 − price_decline)^Δ
       · exp(Δ·price_share_response·(s[v] − 1/K))`` with s[v] its share of adopters and K the
       number of vendors on the market;
-    * derivatives of open vendors ``D[v] += derivative_rate·derivative_mult[v]·developers on v / 1000``;
+    * derivatives of open vendors ``D[v] += derivative_rate·derivative_mult[v]·fine_tunability[v]
+      ·license_permissiveness[v]·developers on v / 1000``;
     * strategy switches (off unless a vendor sets a threshold; evaluated from month
       ``switch_after``, effective that month): a closed vendor whose share of adopters falls below
       ``open_below_share`` opens its weights; an open one above ``close_above_share`` closes.
@@ -54,6 +53,8 @@ class VendorPopulation:
         self.capability = f("capability")
         self.price = f("price")
         self.efficiency = f("efficiency")
+        self.fine_tunability = f("fine_tunability")
+        self.permissiveness = f("license_permissiveness")
         self.capability_growth = f("capability_growth")
         self.price_decline = f("price_decline")
         self.derivatives = f("derivatives")
@@ -64,10 +65,19 @@ class VendorPopulation:
         self.available_from = np.array(
             [scenario.start_month - 1 if v.available_from is None else parse_month(v.available_from) for v in vs])
         self.origin = index.vendor_origin
-        self.frontier0 = float(self.capability.max()) + self.dyn.frontier_gap
         self.is_open = self.base_open.copy()
-        self.on_market = np.ones(len(vs), dtype=bool)
-        self.compute = np.zeros(len(vs))
+        self.on_market = self.available_from <= scenario.start_month
+        # production function: the largest effective compute at the start can reach the best
+        # capability on the market at the start plus frontier_gap
+        self.compute = self.base_compute.copy()  # usable compute stock K[v]
+        E0 = self.compute * self.efficiency
+        self.E_ref = float(E0.max()) if E0.max() > 0 else 1.0
+        self.C_ref = float(self.capability[self.on_market].max() if self.on_market.any()
+                           else self.capability.max()) + self.dyn.frontier_gap
+        supply0 = np.array([min(1.0, n.chip_access + n.domestic_chips) for n in scenario.nations])
+        self.supply0 = supply0[self.origin]
+        self.closed_best: list[float] = []  # best released closed capability, month by month
+        self.open_lag = float("nan")
         self.revenue = np.zeros(len(vs))
 
     def update_licence(self, world, month: int) -> None:
@@ -79,29 +89,38 @@ class VendorPopulation:
         """Advance one month, given last month's share of adopters and developers per vendor."""
         d, dt = self.dyn, 1.0 / 12.0
         o = self.origin
-        access = world.chip_access[o]
-        compute = self.base_compute * (1.0 + d.compute_growth) ** (t * dt) * world.compute_mult[o]
-        self.compute = compute * access  # physical compute the vendor can use
+        supply = world.chip_supply[o]
+        self.compute = self.compute + vd.compute_flow(self.base_compute, d.compute_growth, t,
+                                                      world.compute_mult[o], supply, self.supply0)
         E = self.compute * self.efficiency  # effective compute
-        frontier = self.frontier0 + d.frontier_growth * t * dt
-        E = np.maximum(E, 1e-300)  # a vendor with no compute at all sits infinitely far below
-        ceiling = frontier - d.compute_gap * np.log(E.max() / E)
-        rate = np.minimum(1.0, self.capability_growth * dt)
-        self.capability = self.capability + rate * np.maximum(ceiling - self.capability, 0.0)
-        behind = 1.0 - E / E.max()  # how far below the best-resourced vendor, 0..1
-        self.efficiency = self.efficiency * np.exp(
-            dt * (d.efficiency_growth + d.train_smarter * (1.0 - access) * behind))
+        ceiling = vd.capability_ceiling(E, self.E_ref, self.C_ref, d.compute_returns)
+        self.capability = vd.advance_capability(self.capability, ceiling, self.capability_growth, dt)
+        released_open = self.is_open & self.on_market
+        log_eff = vd.advance_efficiency(np.log(self.efficiency), np.maximum(E, 1e-300), supply, released_open,
+                                        d.efficiency_growth, d.train_smarter, d.spillover_open,
+                                        d.spillover_closed, dt)
+        self.efficiency = np.exp(log_eff)
         k = max(int(self.on_market.sum()), 1)
         moving = self.price_decline > 0
         response = np.exp(dt * d.price_share_response * (share_of_adopters - 1.0 / k))
         self.price = np.where(moving, self.price * (1.0 - self.price_decline) ** dt * response, self.price)
-        self.derivatives = self.derivatives + np.where(
-            self.is_open, d.derivative_rate * world.derivative_mult * devs_on / 1000.0, 0.0)
+        self.derivatives = self.derivatives + vd.derivative_increment(
+            self.is_open, d.derivative_rate, world.derivative_mult, self.fine_tunability, self.permissiveness,
+            devs_on)
         if t >= d.switch_after and share_of_adopters.sum() > 0:
             opens = ~self.is_open & (share_of_adopters < self.open_below)
             closes = self.is_open & (share_of_adopters > self.close_above)
             self.switched |= opens | closes
             self.is_open = ((self.base_open ^ self.switched) | world.open_release) & ~world.close_release
+
+    def record_frontier(self) -> None:
+        """After this month's update: append the best released closed capability and set
+        ``open_lag`` (months the best released open model trails it; NaN when undefined)."""
+        closed = self.on_market & ~self.is_open
+        opened = self.on_market & self.is_open
+        self.closed_best.append(float(self.capability[closed].max()) if closed.any() else float("nan"))
+        open_best = float(self.capability[opened].max()) if opened.any() else float("nan")
+        self.open_lag = vd.open_lag_months(np.array(self.closed_best), open_best)
 
 
 @dataclass

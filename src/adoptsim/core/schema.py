@@ -97,12 +97,13 @@ class Sector(_Strict):
 class Dynamics(_Strict):
     """World parameters of vendor dynamics and self-hosting (see docs/model.md)."""
 
-    frontier_gap: NonNeg = 10.0  # frontier at start = best initial capability + gap
-    frontier_growth: NonNeg = 10.0  # capability points per year the frontier moves
-    compute_growth: NonNeg = 0.0  # vendors' compute grows (1 + g) per year
-    compute_gap: NonNeg = 3.0  # capability points lost per e-fold of effective compute below the best vendor
-    efficiency_growth: NonNeg = 0.2  # per-year log growth of algorithmic efficiency
-    train_smarter: NonNeg = 0.5  # extra efficiency growth per year at zero chip access
+    frontier_gap: NonNeg = 10.0  # capability reachable at start with the largest effective compute, above the best released
+    compute_growth: NonNeg = 0.0  # world AI compute grows (1 + g) per year; labs add their share of the new chips
+    compute_returns: NonNeg = 3.0  # capability points per e-fold of effective compute (log production function)
+    efficiency_growth: NonNeg = 0.2  # per-year log growth of algorithmic efficiency common to all labs
+    train_smarter: NonNeg = 0.5  # extra efficiency growth per year at zero chip supply
+    spillover_open: NonNeg = 1.0  # per year: share of the log-efficiency gap to the best released open vendor closed
+    spillover_closed: NonNeg = 0.2  # per year: the same toward the best closed (or unreleased) vendor
     price_share_response: Finite = 0.0  # per-year log price response to share above average
     derivative_rate: NonNeg = 1.0  # derivatives per 1,000 adopting developer-months (open)
     self_host_cost: Positive = 2.0  # USD / M tokens to self-host with full compute access
@@ -122,6 +123,7 @@ class NationSpec(_Strict):
     gdp_per_capita: Positive = 10_000.0
     compute: NonNeg = 0.0
     chip_access: Unit = 1.0
+    domestic_chips: Unit = 0.0  # domestic accelerator supply, share of full frontier-chip access
     optimism: Unit = 0.5
     sovereignty: Unit = 0.0
     trust: dict[str, Unit] = Field(default_factory=dict)  # per origin; missing origins: 0.5
@@ -139,6 +141,8 @@ class VendorSpec(_Strict):
     price: Positive
     compute: NonNeg = 1.0
     efficiency: Positive = 1.0
+    fine_tunability: NonNeg = 1.0  # relative ease of fine-tuning the family (e.g. sizes one can fine-tune)
+    license_permissiveness: Unit = 1.0  # 1 = permissive (Apache/MIT), lower for restrictive licences
     capability_growth: NonNeg = 0.0
     price_decline: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = 0.0
     derivatives: NonNeg = 0.0

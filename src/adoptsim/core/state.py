@@ -67,7 +67,9 @@ class WorldIndex:
 class WorldState:
     """Exogenous quantities for one month; policies scale, shift or mask them."""
 
-    chip_access: np.ndarray  # (N,) share of frontier accelerators a nation can buy, 0..1
+    chip_access: np.ndarray  # (N,) share of world-frontier accelerators a nation can buy, 0..1 (× by controls)
+    domestic: np.ndarray  # (N,) domestic accelerator supply, share of full access (+ by build-outs)
+    domestic_mult: np.ndarray  # (N,) factor on domestic supply (× by equipment/HBM controls)
     compute_mult: np.ndarray  # (N,) multiplier on the compute of vendors from that nation
     trust: np.ndarray  # (N, N) trust of nation n in models from origin o, 0..1
     infrastructure: np.ndarray  # (N, N) presence of origin o's clouds in nation n, 0..1
@@ -78,6 +80,13 @@ class WorldState:
     open_release: np.ndarray  # (V,) bool: a closed vendor has released open weights
     close_release: np.ndarray  # (V,) bool: an open vendor has closed its weights
     derivative_mult: np.ndarray  # (V,) multiplier on derivative accumulation
+    infrastructure0: np.ndarray | None = None  # (N, N) the scenario's infrastructure, before any build-out
+
+    @property
+    def chip_supply(self) -> np.ndarray:
+        """(N,) frontier-chip-equivalent supply: ``min(1, chip_access + domestic·domestic_mult)``
+        (sums and products of policy terms composed once, so policy order does not matter)."""
+        return np.minimum(1.0, self.chip_access + self.domestic * self.domestic_mult)
 
     def copy(self) -> "WorldState":
-        return WorldState(**{k: v.copy() for k, v in self.__dict__.items()})
+        return WorldState(**{k: (v if v is None else v.copy()) for k, v in self.__dict__.items()})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .atomic import atomic_write_with
@@ -35,6 +36,9 @@ def read_table(path_stem: Path) -> pd.DataFrame:
             if fmt == "parquet":
                 return pd.read_parquet(p)
             df = pd.read_csv(p, keep_default_na=False, na_values=[])
+            for col in df.columns.difference(["date", "scope", "scope_id", "metric", "key"]):
+                if not pd.api.types.is_numeric_dtype(df[col]):  # "" = undefined (the first month's open lag)
+                    df[col] = pd.to_numeric(df[col].astype(object).replace("", np.nan))
             if "date" in df:
                 df["date"] = pd.to_datetime(df["date"], format="%Y-%m")
             for col in ("scope", "scope_id", "metric", "key"):
