@@ -14,7 +14,7 @@ import mesa
 import numpy as np
 import scipy.sparse as sp
 
-from . import choice
+from . import choice, market
 from .months import parse_month
 from .scenario import WEIGHTS, Scenario
 
@@ -54,7 +54,8 @@ class Vendor(_ScenarioAgent):
 
     @property
     def price(self) -> float:
-        return float(self.model.vendors.price[self.index])
+        """Price of the vendor's flagship product (products 0..V−1 are the flagships)."""
+        return float(self.model.market.price[self.index])
 
     @property
     def is_open(self) -> bool:
@@ -87,7 +88,7 @@ class Community(mesa.Agent):
     @property
     def current_model(self) -> str | None:
         v = self.model.communities.current[self.index]
-        return None if v < 0 else self.model.index.vendors[v]
+        return None if v < 0 else self.model.market.table.ids[v]
 
     def __repr__(self) -> str:
         return f"Community({self.index}, {self.nation}/{self.sector}, {self.current_model})"
@@ -263,6 +264,8 @@ class CommunityPopulation:
         self.w_peer_c = self.weights["peer"][self.sector]
         self.w_inertia_c = self.weights["inertia"][self.sector]
         self.uses_peer = bool(np.any(self.weights["peer"] != 0))
+        self.nesting = None  # (nest_of, lambdas) of the nested logit, set by the model each month
+        self._group_offset = self.group * (n_vendors + 1) + 1
 
     # -- neighbourhood -------------------------------------------------------------------
     def _onehot(self) -> sp.csr_matrix:
@@ -311,7 +314,11 @@ class CommunityPopulation:
         Ug = base.reshape(-1, self.V)[g]
         share = self.neighbour_share(rows) if use_peer else np.zeros_like(Ug)
         U = choice.utilities(Ug, share, self.current[rows], self.w_peer_c[rows], self.w_inertia_c[rows])
-        P = choice.logit_probabilities(U, available.reshape(-1, self.V)[g], self.temperature)
+        avail = available.reshape(-1, self.V)[g]
+        if self.nesting is None:
+            P = choice.logit_probabilities(U, avail, self.temperature)
+        else:
+            P = market.nested_logit_probabilities(U, avail, self.temperature, *self.nesting)
         return choice.sample_choices(P, u[rows])
 
     def initialise(self, base, available, rng_init, rng_choice) -> None:
@@ -345,6 +352,12 @@ class CommunityPopulation:
         # no vendor available: keep the current state, but a community whose model is gone drops it
         picked = np.where(keep, np.where(lost[rows], -1, self.current[rows]), picked)
         self.current[rows] = picked
+
+    def developers_by_group(self, n_nations: int) -> np.ndarray:
+        """Developers per nation, sector and model, shape (N, S, V+1); column 0 counts non-adopters."""
+        flat = self._group_offset + self.current
+        return np.bincount(flat, weights=self.size, minlength=n_nations * self.S * (self.V + 1)).reshape(
+            n_nations, self.S, self.V + 1)
 
     def developers_by(self, n_nations: int, mask: np.ndarray | None = None) -> np.ndarray:
         """Developers per nation and model, shape (N, V+1); column 0 counts non-adopters."""
