@@ -291,13 +291,13 @@ def test_a_vendor_losing_share_cuts_its_price():
     raw = sc.to_dict()
     raw["dynamics"]["price_share_response"] = 0.6
     m = Market(parse_scenario(raw), AdoptionModel(sc, 1, create_community_agents=False).index)
-    p0 = m.price.copy()
-    share = np.array([0.6, 0.4, 0.0, 0.0, 0.0])  # openai, llama above average; mistral, deepseek, qwen none
-    m.step_prices(share, np.ones(5, bool))
     decline = m.table.decline
-    base = p0 * (1 - decline) ** (1 / 12)
-    assert np.allclose(m.price[:2], base[:2])  # at or above average: the listed path
-    assert np.allclose(m.price[2:], base[2:] * np.exp(-0.6 / 12))  # zero share: the full cut
+    m.step_prices(np.array([0.6, 0.2, 0.1, 0.1, 0.0]))  # openai, llama, mistral, deepseek, qwen
+    p1 = m.price.copy()
+    assert np.allclose(p1, m.table.price0 * (1 - decline) ** (1 / 12))  # at their peak: listed path
+    m.step_prices(np.array([0.15, 0.2, 0.1, 0.05, 0.5]))
+    loss = np.array([0.75, 0.0, 0.0, 0.5, 0.0])  # 1 − share / peak
+    assert np.allclose(m.price, p1 * (1 - decline) ** (1 / 12) * np.exp(-0.6 * loss / 12))
 
 
 # ---- licence changes act on future releases -------------------------------------------------

@@ -19,14 +19,14 @@ closed) flagship. A vendor that opens releases its current model: the flagship t
 **Prices** (per product, each month after the first; off while ``price_decline = 0`` and
 ``price_share_response = 0``)::
 
-    price[p] *= (1 − price_decline[p])^Δ · exp(Δ · price_share_response · min(0, K·s[v(p)] − 1))
+    price[p] *= (1 − price_decline[p])^Δ · exp(−Δ · price_share_response · (1 − s[v(p)] / peak[v(p)]))
 
-``s[v]`` is the vendor's share of adopters last month and ``K`` the number of vendors on the
-market, so ``K·s`` is the share relative to the average: a vendor below the average share cuts
-its prices, by up to ``price_share_response`` log units a year at zero share, on top of the
-listed decline; one at or above the average keeps its listed path (list prices of leading
-products did not rise: GPT-4o and GPT-5 both $10). Cuts answer share loss, so a price war can
-happen and the open/closed price ratio is not fixed.
+``s[v]`` is the vendor's share of adopters last month and ``peak[v]`` the highest share it has
+had so far (the term is 0 while it has had none): a vendor that has lost share cuts the prices
+of all its products, by up to ``price_share_response`` log units a year once its share is near
+zero, on top of their listed declines; one at its peak keeps the listed path (list prices of
+leading products did not rise: GPT-4o and GPT-5 both $10 [facts]). The cut answers share loss,
+so a price war can happen and the open/closed price ratio is not fixed.
 
 **Self-hosting** (the cost of running open weights on one's own hardware, USD per M tokens)::
 
@@ -154,6 +154,7 @@ class Market:
         ch = scenario.choice
         self.resp = scenario.dynamics.price_share_response
         self.moving = (t.decline > 0) | (self.resp != 0)
+        self.peak = np.zeros(len(index.vendors))  # highest share of adopters each vendor has had
         self.to_vendor = np.zeros((self.P, self.V))  # (P, V) one-hot: aggregates products to vendors
         self.to_vendor[np.arange(self.P), t.vendor] = 1.0
         self.nests, self.lambdas = ch.nests, ch.nest_lambdas()
@@ -182,12 +183,12 @@ class Market:
         self.on_market = np.where(t.kind == FROZEN, self.frozen,
                                   (t.available_from <= month) & (~flag | vendors.on_market[t.vendor]))
 
-    def step_prices(self, share_v: np.ndarray, on_market_v: np.ndarray) -> None:
+    def step_prices(self, share_v: np.ndarray) -> None:
         """One month of prices (see the module docstring), from last month's vendor shares."""
         dt = 1.0 / 12.0
-        k = max(int(on_market_v.sum()), 1)
-        rel = np.clip(k * share_v[self.table.vendor] - 1.0, -1.0, 0.0)
-        factor = (1.0 - self.table.decline) ** dt * np.exp(dt * self.resp * rel)
+        self.peak = np.maximum(self.peak, share_v)
+        loss = np.divide(self.peak - share_v, self.peak, out=np.zeros_like(share_v), where=self.peak > 0)
+        factor = (1.0 - self.table.decline) ** dt * np.exp(-dt * self.resp * loss[self.table.vendor])
         self.price = np.where(self.moving, self.price * factor, self.price)
 
     # -- the nations' view -------------------------------------------------------------------

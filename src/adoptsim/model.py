@@ -193,7 +193,7 @@ class AdoptionModel(mesa.Model):
             adopters = devs_on.sum()
             share = devs_on / adopters if adopters > 0 else np.zeros_like(devs_on)
             self.vendors.step(self.world, self.t, share, devs_on)
-            self.market.step_prices(share, self.vendors.on_market)
+            self.market.step_prices(share)
         self._prepare_choice_inputs()
         # 4. communities: a fixed number of draws per stream and month
         n = c.n
