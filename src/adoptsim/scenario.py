@@ -87,6 +87,8 @@ class Choice(_Strict):
         """The dissimilarity parameter of each nest level, top level first (empty for "none")."""
         levels = {"origin_license": 2, "origin": 1, "license": 1, "none": 0}[self.nests]
         lam = self.nest_lambda
+        if not levels:
+            return []  # the plain logit: nest_lambda is not used
         return [float(lam)] * levels if isinstance(lam, float) else [float(x) for x in lam]
 
 
@@ -445,7 +447,7 @@ def _check_references(s: Scenario, file: str) -> list[Problem]:
         dupes([p.id for p in v.products], f"vendors.{v.id}.products")
     lam = s.choice.nest_lambdas()
     want = {"origin_license": 2, "origin": 1, "license": 1, "none": 0}[s.choice.nests]
-    if isinstance(s.choice.nest_lambda, list) and len(lam) != want:
+    if want and isinstance(s.choice.nest_lambda, list) and len(lam) != want:
         probs.append(Problem(file, "choice.nest_lambda",
                              f"nests = {s.choice.nests!r} has {want} level(s); give one value or a list of {want}"))
     elif any(lo > hi for hi, lo in zip(lam, lam[1:])):
