@@ -318,7 +318,7 @@ class CommunityPopulation:
         if self.nesting is None:
             P = choice.logit_probabilities(U, avail, self.temperature)
         else:
-            P = market.nested_logit_probabilities(U, avail, self.temperature, *self.nesting)
+            P = market.nested_logit_probabilities(U, avail, self.temperature, *self.nesting, normalise=False)
         return choice.sample_choices(P, u[rows])
 
     def initialise(self, base, available, rng_init, rng_choice) -> None:

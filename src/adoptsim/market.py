@@ -74,6 +74,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .choice import _column_max
 from .months import parse_month
 
 SELF = "self"
@@ -267,51 +268,68 @@ def product_utility(weights: dict, *, capability: np.ndarray, H: np.ndarray, gdp
 
 # ---- nested logit ------------------------------------------------------------------------
 
-def _group_sum(E: np.ndarray, groups: np.ndarray, G: int) -> np.ndarray:
-    """Σ of the columns of E (m, K) by group (K,) -> (m, G)."""
-    onehot = np.zeros((E.shape[1], G))
-    onehot[np.arange(E.shape[1]), groups] = 1.0
-    return E @ onehot
+def _onehot(groups: np.ndarray, G: int) -> np.ndarray:
+    """(K, G) membership matrix of K items in G groups."""
+    out = np.zeros((groups.size, G))
+    out[np.arange(groups.size), groups] = 1.0
+    return out
 
 
 def nested_logit_probabilities(U: np.ndarray, available: np.ndarray, temperature: float,
-                               nest_of: list[np.ndarray], lambdas: list[float]) -> np.ndarray:
+                               nest_of: list[np.ndarray], lambdas: list[float],
+                               normalise: bool = True) -> np.ndarray:
     """Nested logit choice probabilities, shape (m, P) (see the module docstring).
 
     ``nest_of[l]`` gives each product's nest at level l (top first; each level refines the one
     above), ``lambdas[l]`` that level's dissimilarity parameter. Unavailable products have
     probability 0, and so do nests without an available product; rows with nothing available
-    are all zero. Computed stably (the row maximum of ``U/T`` is subtracted).
+    are all zero. With ``normalise=False`` the rows are proportional to the probabilities (the
+    sampler needs no more).
+
+    Computed as weights: with ``e_j = exp((V_j − max V)/λ_L)``, the sum ``S_k`` of a bottom nest,
+    ``a_l = λ_{l+1}/λ_l`` and ``S_g = Σ_{k∈g} S_k^{a}`` one level up, the probability of j is
+    proportional to ``e_j · Π_levels S_k^{a−1} · S_top^{λ_1 − 1}`` — the product of the
+    conditional probabilities of the docstring formula, up to the common denominator.
     """
     everywhere = bool(available.all())
     Z = U / temperature if everywhere else np.where(available, U / temperature, -np.inf)
-    zmax = Z.max(axis=1, keepdims=True)
-    zmax = np.where(np.isfinite(zmax), zmax, 0.0)
-    X = Z - zmax  # <= 0
+    zmax = _column_max(Z)[:, None]
+    if not everywhere:
+        zmax = np.where(np.isfinite(zmax), zmax, 0.0)
+    Z -= zmax  # <= 0
     L = len(nest_of)
+    lam = list(lambdas)
     g = nest_of[-1]
     G = int(g.max()) + 1
-    lam = lambdas[-1]
-    E = np.exp(X / lam)
-    S = _group_sum(E, g, G)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        P = np.divide(E, S[:, g], out=np.zeros_like(E), where=S[:, g] > 0)
-        W = lam * np.log(S)  # nest values relative to zmax; -inf for empty nests
+    if lam[-1] != 1.0:
+        Z *= 1.0 / lam[-1]
+    E = np.exp(Z, out=Z)
+    if all(x == 1.0 for x in lam):  # every λ = 1: the weights are exp(V), the plain logit
+        W = E
+        return W if not normalise else _normalised(W)
+    S = E @ _onehot(g, G)  # sums of the bottom nests, (m, G)
+    factors = []  # per level, bottom first: (factor per nest, nest index of the level below's nests)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for level in range(L - 2, -1, -1):
             up = nest_of[level]
             Gu = int(up.max()) + 1
             parent = np.zeros(G, dtype=np.int64)
             parent[g] = up  # each lower nest lies in exactly one upper nest
-            lam_up = lambdas[level]
-            Ek = np.exp(W / lam_up)
-            Sg = _group_sum(Ek, parent, Gu)
-            cond = np.divide(Ek, Sg[:, parent], out=np.zeros_like(Ek), where=Sg[:, parent] > 0)
-            P *= cond[:, g]
-            W = lam_up * np.log(Sg)
+            a = lam[level + 1] / lam[level]
+            T = S if a == 1.0 else np.power(S, a)
+            factors.append((None if a == 1.0 else np.divide(T, S, out=np.zeros_like(S), where=S > 0), parent))
+            S = T @ _onehot(parent, Gu)
             g, G = up, Gu
-        wmax = W.max(axis=1, keepdims=True)
-        wmax = np.where(np.isfinite(wmax), wmax, 0.0)
-        Ek = np.exp(W - wmax)
-        tot = Ek.sum(axis=1, keepdims=True)
-        top = np.divide(Ek, tot, out=np.zeros_like(Ek), where=tot > 0)
-    return P * top[:, g]
+        top = None if lam[0] == 1.0 else np.power(S, lam[0] - 1.0, out=np.zeros_like(S), where=S > 0)
+    # push the factors down to the bottom nests, then to the products
+    f = np.ones_like(S) if top is None else top
+    for fac, parent in reversed(factors):
+        f = f[:, parent] if fac is None else fac * f[:, parent]
+    W = E
+    W *= f @ _onehot(nest_of[-1], f.shape[1]).T
+    return W if not normalise else _normalised(W)
+
+
+def _normalised(W: np.ndarray) -> np.ndarray:
+    tot = W.sum(axis=1, keepdims=True)
+    return np.divide(W, tot, out=np.zeros_like(W), where=tot > 0)
