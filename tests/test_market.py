@@ -325,3 +325,20 @@ def test_closing_keeps_the_last_open_release_frozen():
     frozen = {c[1] for c in caps[start:]}
     assert len(frozen) == 1 and math.isclose(frozen.pop(), caps[start][0])  # last open month's capability
     assert caps[-1][2] > caps[start][1] + 1  # new capability goes to the closed flagship
+
+
+def test_a_strategy_switch_to_closed_also_keeps_the_released_weights():
+    raw = load_raw(EXAMPLES / "world.toml")
+    llama = next(v for v in raw["vendors"] if v["id"] == "llama")
+    llama["close_above_share"] = 0.01  # closes as soon as switches are evaluated
+    sc = parse_scenario(raw)
+    m = AdoptionModel(sc, 6, create_community_agents=False)
+    slot = m.market.table.ids.index("llama.open_release")
+    for _ in range(sc.dynamics.switch_after + 3):
+        m.step()
+    assert m.vendors.switched[m.index.vendor_pos["llama"]]
+    assert m.market.on_market[slot] and m.market.is_open[slot] and not m.market.is_open[m.index.vendor_pos["llama"]]
+    frozen = m.market.capability[slot]
+    for _ in range(12):
+        m.step()
+    assert m.market.capability[slot] == frozen < m.market.capability[m.index.vendor_pos["llama"]]
