@@ -128,8 +128,11 @@ class PlainMesaModel(mesa.Model):
         adopters = devs.sum()
         e.world = e._policy_state(month)
         e.vendors.update_licence(e.world, month)
-        if self.t > 0:
-            e.vendors.step(e.world, self.t, devs / adopters if adopters > 0 else devs, devs)
+        if self.t > 0:  # products -> vendors (one product per vendor in the plain benchmark)
+            devs_v = devs @ e.market.to_vendor
+            share_v = devs_v / adopters if adopters > 0 else devs_v
+            e.vendors.step(e.world, self.t, share_v, devs_v)
+            e.market.step_prices(share_v)
         e._prepare_choice_inputs()
         V = self.n_vendors
         self.base = e.base_utility.reshape(-1, V).tolist()

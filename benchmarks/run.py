@@ -105,7 +105,7 @@ def measure_plain(n: int, steps: int) -> dict:
     from plain_mesa import PlainMesaModel
     from synth import synthetic
 
-    sc = synthetic(n, 72)
+    sc = synthetic(n, 72, market=False)  # plain Mesa implements the plain logit
     t = time.perf_counter()
     plain = PlainMesaModel(sc, seed=7)
     plain_build_s = time.perf_counter() - t

@@ -2,8 +2,10 @@
 
 ``write_scenario(folder, communities, months, network)`` writes ``bench-<n>.toml`` and
 returns its path; :func:`synthetic` loads it with :func:`adoptsim.io.scenario_files.load_scenario`.
-20 nations in 5 regions, 4 sectors, 12 vendors from 4 origins (6 open, 6 closed), two
-policies (an export control and an open-source push), so every phase of a step does work.
+20 nations in 5 regions, 4 sectors, 12 vendors from 4 origins (6 open, 6 closed; three closed
+ones also sell a cheap tier: 15 products), a nested logit (nests by origin and licence,
+λ = 0.5 and 0.3, as the baseline), two policies (an export control and an open-source push),
+so every phase of a step does work.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ ORIGINS = ["N00", "N01", "N02", "N03"]
 N_VENDORS = 12
 
 
-def scenario_text(communities: int, months: int = 72, network: str = "regional", seed: int = 7) -> str:
+def scenario_text(communities: int, months: int = 72, network: str = "regional", seed: int = 7,
+                  market: bool = True) -> str:
+    """The scenario as TOML; ``market=False`` leaves out the cheap tiers and the nests (the plain
+    Mesa comparison implements the plain logit over one product per vendor)."""
     if communities % N_NATIONS:
         raise ValueError(f"communities must be a multiple of {N_NATIONS}")
     per_nation = communities // N_NATIONS
@@ -30,6 +35,7 @@ def scenario_text(communities: int, months: int = 72, network: str = "regional",
         "[adoption]\np = 0.01\nq = 0.3\nrevision_rate = 0.05\ninitial = 0.1",
         "[choice]\ntemperature = 1.0\ncapability = 0.2\ncost = 0.3\ntrust = 2.0\nsovereignty = 0.5",
         "infrastructure = 1.0\necosystem = 0.05\npeer = 1.5\ninertia = 1.5",
+        'nests = "origin_license"\nnest_lambda = [0.5, 0.3]' if market else 'nests = "none"',
         f'[network]\nkind = "{network}"\ndegree = 8\ncross_border = 0.15\nsame_region = 0.5',
         f"[communities]\nper_nation = {per_nation}",
         "[dynamics]\ncompute_growth = 1.0\nprice_share_response = 0.2",
@@ -66,6 +72,8 @@ def scenario_text(communities: int, months: int = 72, network: str = "regional",
             f"capability_growth = 0.5",
             f"price_decline = 0.3",
         ]
+        if market and v % 4 == 0:  # closed vendors v00, v04, v08: a cheap tier
+            out += ["[[vendors.products]]", 'id = "mini"', "price = 0.4", "capability_offset = -4"]
     month = lambda k: f"{2025 + k // 12}-{k % 12 + 1:02d}"  # noqa: E731  (k months after 2025-01)
     out += [
         "[[policies]]",
@@ -79,15 +87,15 @@ def scenario_text(communities: int, months: int = 72, network: str = "regional",
 
 
 def write_scenario(folder: str | Path, communities: int, months: int = 72, network: str = "regional",
-                   seed: int = 7) -> Path:
-    path = Path(folder) / f"bench-{communities}-{network}-{months}.toml"
-    path.write_text(scenario_text(communities, months, network, seed))
+                   seed: int = 7, market: bool = True) -> Path:
+    path = Path(folder) / f"bench-{communities}-{network}-{months}{'' if market else '-plain'}.toml"
+    path.write_text(scenario_text(communities, months, network, seed, market))
     return path
 
 
-def synthetic(communities: int, months: int = 72, network: str = "regional", seed: int = 7):
+def synthetic(communities: int, months: int = 72, network: str = "regional", seed: int = 7, market: bool = True):
     """The loaded Scenario (through a TOML file in a temporary folder)."""
     from adoptsim.io.scenario_files import load_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
-        return load_scenario(write_scenario(tmp, communities, months, network, seed))
+        return load_scenario(write_scenario(tmp, communities, months, network, seed, market))

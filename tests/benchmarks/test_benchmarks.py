@@ -44,7 +44,7 @@ def test_plain_mesa_follows_the_engine_rules(network):
     horizon is kept short.)"""
     from adoptsim.core.model import AdoptionModel, replicate_seed
 
-    sc = synth.synthetic(10_000, months=6, network=network)
+    sc = synth.synthetic(10_000, months=6, network=network, market=False)  # plain Mesa: the plain logit
     plain = plain_mesa.PlainMesaModel(sc, seed=3)
     engine = AdoptionModel(sc, replicate_seed(3, 0), create_community_agents=False)
     assert np.array_equal(engine.communities.current, plain.engine.communities.current)
@@ -80,4 +80,4 @@ def test_community_agents_can_be_made_later_without_changing_numbers():
     for _ in range(3):
         lazy.step()
     assert np.array_equal(tidy(eager)["value"].to_numpy(), tidy(lazy)["value"].to_numpy(), equal_nan=True)
-    assert {a.current_model for a in agents} <= set(eager.index.vendors) | {None}
+    assert {a.current_model for a in agents} <= set(eager.market.table.ids) | {None}

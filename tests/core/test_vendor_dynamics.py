@@ -206,9 +206,9 @@ DYNAMICS_EFFECTS = {
     "spillover_closed": (1.5, "efficiency"),
     "price_share_response": (1.0, "price"),
     "derivative_rate": (3.0, "derivatives"),
-    "self_host_cost": (0.8, "share_vendor"),
-    "self_host_penalty": (5.0, "share_vendor"),
-    "self_host_compute_half": (20.0, "share_vendor"),
+    "self_host_cost": (0.8, "share_host"),
+    "self_host_penalty": (5.0, "share_host"),
+    "hardware_cost_decline": (0.5, "share_host"),
     "tokens_per_developer": (5.0, "revenue"),
     "switch_after": (2, "share_license"),
 }

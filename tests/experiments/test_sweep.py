@@ -37,6 +37,8 @@ seed = 1
 [adoption]
 p = 0.02
 q = 0.4
+[choice]
+default_trust = 0.5  # CN and BR list no trust
 [communities]
 per_nation = {per_nation}
 [sectors.general]

@@ -32,7 +32,8 @@ CLAIMS = [
     ("diffusion_rule_restored", "world", ["world"], "compute", CN_VENDORS, "2028-12", -1),
     ("us_open_source_push", "world", ["world"], "share_vendor", ["llama", "gpt_oss"], "2028-12", +1),
     ("us_open_source_push", "region", GLOBAL_SOUTH, "share_origin", ["CN"], "2028-12", -1),
-    ("digital_silk_road", "region", GLOBAL_SOUTH, "share_origin", ["CN"], "2028-12", +1),
+    ("digital_silk_road", "region", GLOBAL_SOUTH, "share_host", ["CN"], "2028-12", +1),
+    ("digital_silk_road", "region", GLOBAL_SOUTH, "share_host", ["self"], "2028-12", -1),
     ("trust_shock", "world", ["world"], "share_origin", ["CN"], "2027-06", -1),
     ("deepseek_shock", "world", ["world"], "share_vendor", ["deepseek"], "2027-12", +1),
     ("deepseek_shock", "world", ["world"], "share_license", ["closed"], "2027-12", -1),
@@ -66,6 +67,30 @@ def runs():
                                    create_community_agents=False)
         return cache[name]
     return get
+
+
+def _per_replicate(frame: pd.DataFrame, metric: str, key: str, date: str) -> pd.Series:
+    sel = frame[(frame["scope"] == "world") & (frame["metric"] == metric) & (frame["key"] == key)
+                & (frame["date"] == pd.Timestamp(date + "-01"))]
+    return sel.set_index("replicate")["value"]
+
+
+def test_meta_closing_its_next_model_moves_more_than_replicate_noise(runs):
+    """Meta closes its next frontier model (2026-04), the last open Llama stays: by 2027-12 the
+    world open-weight share falls by about 0.32 (6 replicates; paired sd 0.03) while the
+    baseline's own replicate sd is about 0.02; the Chinese share rises by about 0.06 (paired sd
+    0.007, replicate sd 0.025). The open-share effect must exceed 3 replicate sds of the baseline
+    (it is ~17); the Chinese-share effect 3 sds of the paired differences (it is ~9)."""
+    base, alt = runs("baseline"), runs("meta_closes_llama")
+    b, a = _per_replicate(base, "share_license", "open", "2027-12"), _per_replicate(alt, "share_license", "open", "2027-12")
+    effect = float((a - b).median())
+    assert -effect > 3 * float(b.std(ddof=1)), (effect, float(b.std(ddof=1)))
+    b, a = _per_replicate(base, "share_origin", "CN", "2027-12"), _per_replicate(alt, "share_origin", "CN", "2027-12")
+    d = a - b
+    assert float(d.median()) > 3 * float(d.std(ddof=1)), (float(d.median()), float(d.std(ddof=1)))
+    # the released weights stay: Llama's frozen open product is on the market and priced
+    price = alt[(alt["metric"] == "price") & (alt["key"] == "llama.open_release")]
+    assert (price["value"] > 0).all()
 
 
 @pytest.mark.parametrize("name", LIBRARY)

@@ -47,7 +47,8 @@ class Vendor(_ScenarioAgent):
 
     @property
     def price(self) -> float:
-        return float(self.model.vendors.price[self.index])
+        """Price of the vendor's flagship product (products 0..V−1 are the flagships)."""
+        return float(self.model.market.price[self.index])
 
     @property
     def is_open(self) -> bool:
@@ -80,7 +81,7 @@ class Community(mesa.Agent):
     @property
     def current_model(self) -> str | None:
         v = self.model.communities.current[self.index]
-        return None if v < 0 else self.model.index.vendors[v]
+        return None if v < 0 else self.model.market.table.ids[v]
 
     def __repr__(self) -> str:
         return f"Community({self.index}, {self.nation}/{self.sector}, {self.current_model})"

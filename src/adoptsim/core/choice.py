@@ -1,4 +1,7 @@
-"""Community choices: first adoption, utilities, availability masks, logit sampling.
+"""Community choices: first adoption, utilities, the multinomial logit and sampling.
+
+The market the communities choose from — products, hosts, self-hosting, the base utility and
+the nested logit — is in :mod:`adoptsim.core.market`.
 
 Everything here is vectorised numpy over communities; no function loops over communities.
 Notation: ``c`` community, ``n`` its nation, ``s`` its sector, ``v`` vendor, ``o(v)`` the
@@ -22,58 +25,6 @@ def first_adoption_probability(p: float, q: float, optimism: np.ndarray, educati
     discrete time, whose continuous limit is ``F(t) = (1 − e^{−(p+q)t}) / (1 + (q/p)·e^{−(p+q)t})``.
     """
     return -np.expm1(-(p * 2.0 * optimism * education + q * neighbours_adopted))
-
-
-def effective_price(price: np.ndarray, is_open: np.ndarray, price_mult: np.ndarray,
-                    open_price_mult: np.ndarray, self_host: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Price a developer in nation n pays for vendor v (USD per million output tokens)::
-
-        hosted[n,v]    = price[v] · price_mult[n,v] · (open_price_mult[n,v] if open[v] else 1)
-        effective[n,v] = hosted[n,v]                       if v is closed
-                         min(hosted[n,v], self_host[n])    if v is open
-
-    Returns ``(effective, uses_hosted)``, the second True where the hosted API is used (always
-    for closed vendors; for open ones when hosting is cheaper than running the weights).
-    """
-    hosted = price[None, :] * price_mult * np.where(is_open[None, :], open_price_mult, 1.0)
-    self_cost = np.broadcast_to(self_host[:, None], hosted.shape)
-    uses_hosted = ~is_open[None, :] | (hosted <= self_cost)
-    return np.where(uses_hosted, hosted, self_cost), uses_hosted
-
-
-def self_hosting_cost(base_cost: float, penalty: float, chip_access: np.ndarray,
-                      compute: np.ndarray, compute_half: float) -> np.ndarray:
-    """Cost of running open weights in nation n (USD per million tokens)::
-
-        access[n]    = chip_access[n] · compute[n] / (compute[n] + compute_half)
-        self_host[n] = self_host_cost · exp(self_host_penalty · (1 − access[n]))
-    """
-    access = chip_access * compute / (compute + compute_half)
-    return base_cost * np.exp(penalty * (1.0 - access))
-
-
-def group_utility(weights: dict[str, np.ndarray], *, capability: np.ndarray, eff_price: np.ndarray,
-                  gdp: np.ndarray, trust: np.ndarray, sovereignty: np.ndarray, is_open: np.ndarray,
-                  infrastructure: np.ndarray, derivatives: np.ndarray, origin: np.ndarray) -> np.ndarray:
-    """The part of the utility shared by all communities of one nation and sector, shape (N, S, V)::
-
-        U0[n,s,v] = w_capability[s]·capability[v] − w_cost[s]·log(effective_price[n,v] / gdp_per_capita[n])
-                  + w_trust[s]·trust[n, o(v)] + w_sovereignty[s]·sovereignty[n]·open[v]
-                  + w_infrastructure[s]·infrastructure[n, o(v)] + w_ecosystem[s]·log(1 + derivatives[v])
-
-    ``w_x[s]`` is the ``[choice]`` weight times sector s's multiplier (``weights`` holds these
-    per-sector vectors). Trust and infrastructure are (N, N) matrices indexed by origin nation.
-    The gdp term is the same for every vendor of a community, so it shifts all utilities
-    equally and leaves choice probabilities unchanged; it is kept so the utility reads as docs/model.md writes it.
-    """
-    W = {k: v[None, :, None] for k, v in weights.items()}  # (1, S, 1)
-    per_nv = (-np.log(eff_price / gdp[:, None]))[:, None, :]  # (N, 1, V)
-    tr = trust[:, origin][:, None, :]
-    inf = infrastructure[:, origin][:, None, :]
-    sov = (sovereignty[:, None] * is_open[None, :])[:, None, :]
-    vendor = (W["capability"] * capability[None, None, :]
-              + W["ecosystem"] * np.log1p(derivatives)[None, None, :])
-    return vendor + W["cost"] * per_nv + W["trust"] * tr + W["sovereignty"] * sov + W["infrastructure"] * inf
 
 
 def utilities(base: np.ndarray, neighbour_share: np.ndarray, current: np.ndarray,
@@ -100,7 +51,7 @@ def logit_probabilities(U: np.ndarray, available: np.ndarray, temperature: float
     """
     everywhere = bool(available.all())
     Z = U / temperature if everywhere else np.where(available, U / temperature, -np.inf)
-    zmax = _column_max(Z)[:, None]
+    zmax = column_max(Z)[:, None]
     if not everywhere:
         zmax = np.where(np.isfinite(zmax), zmax, 0.0)
     E = np.exp(Z - zmax)
@@ -110,7 +61,7 @@ def logit_probabilities(U: np.ndarray, available: np.ndarray, temperature: float
     return np.divide(E, tot, out=np.zeros_like(E), where=tot > 0)
 
 
-def _column_max(Z: np.ndarray) -> np.ndarray:
+def column_max(Z: np.ndarray) -> np.ndarray:
     """Row maxima of a narrow (m, V) array, column by column (faster than Z.max(axis=1), exact)."""
     out = Z[:, 0].copy()
     for j in range(1, Z.shape[1]):

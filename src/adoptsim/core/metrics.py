@@ -16,7 +16,12 @@ and month ``adoption = Σ share_vendor = Σ share_license = Σ share_origin`` an
 * ``critical_dependency`` — share of developers in critical sectors (government, health by
   default) that use a model of a foreign origin;
 * ``hhi`` — Herfindahl–Hirschman index of vendor shares among adopters (0 with no adopter);
-* world only, key vendor: ``capability``, ``price`` (USD / M tokens), ``derivatives``,
+* ``share_host`` (key hosting origin, or ``self``) — share of developers by who serves their
+  model: a closed model its vendor's cloud, an open one the best host present or the
+  developers' own hardware (:mod:`adoptsim.core.market`); Σ share_host = adoption;
+* world only, key product: ``price`` (USD / M tokens; a flagship is keyed by its vendor id,
+  other products ``vendor.product``);
+* world only, key vendor: ``capability``, ``derivatives``,
   ``revenue`` (USD / month), ``compute`` (usable compute stock, grown by the origin's chip supply),
   ``efficiency`` (effective compute = compute × efficiency);
 * world only, key ``""``: ``open_lag_months`` — months by which the best released open-weight
@@ -33,8 +38,9 @@ from ..months import month_dates
 
 COLUMNS = ["replicate", "step", "date", "scope", "scope_id", "metric", "key", "value"]
 SCOPE_METRICS = ("adoption", "share_vendor", "share_license", "share_origin", "influence",
-                 "critical_dependency", "hhi")
+                 "critical_dependency", "hhi", "share_host")
 VENDOR_METRICS = ("capability", "price", "derivatives", "revenue", "compute", "efficiency")
+PRODUCT_METRICS = ("price",)  # keyed by product (a flagship by its vendor id, others "vendor.product")
 WORLD_METRICS = ("open_lag_months",)  # world scope, key ""
 METRICS = SCOPE_METRICS + VENDOR_METRICS + WORLD_METRICS
 
@@ -68,30 +74,48 @@ def _block(values: np.ndarray, scope_rows: np.ndarray, metric: str, keys: list[s
     }
 
 
+def host_keys(model) -> list[int]:
+    """Hosting origins reported by ``share_host``: nations that are a vendor's origin, appear in
+    any nation's ``infrastructure`` table or build clouds (``infrastructure_buildout``)."""
+    sc, idx = model.spec, model.index
+    ids = {v.origin for v in sc.vendors}
+    ids |= {o for n in sc.nations for o, x in n.infrastructure.items() if x > 0}
+    ids |= {p.issuer for p in sc.policies if p.type == "infrastructure_buildout"}
+    return sorted(idx.nation_pos[i] for i in ids)
+
+
 def compute_blocks(model) -> list[dict]:
     """All metric arrays of one finished run."""
     idx = model.index
     mv = model.datacollector.model_vars
-    devs = np.stack(mv["developers"])  # (T, N, V+1)
-    crit = np.stack(mv["critical"])
+    devs_p = np.stack(mv["developers"])  # (T, N, P+1): products
+    crit_p = np.stack(mv["critical"])
+    hosts = np.stack(mv["hosts"])  # (T, N, N+1): hosting origins, then self
     vend = mv["vendors"]
-    is_open = np.stack([s["open"] for s in vend])  # (T, V)
-    T, N, _ = devs.shape
+    is_open = np.stack([s["open"] for s in vend])  # (T, P) licence of each product
+    T, N, _ = devs_p.shape
+    to_vendor = model.market.to_vendor  # (P, V)
+    devs = np.concatenate([devs_p[:, :, :1], devs_p[:, :, 1:] @ to_vendor], axis=2)  # (T, N, V+1)
+    crit = np.concatenate([crit_p[:, :, :1], crit_p[:, :, 1:] @ to_vendor], axis=2)
     kinds, ids, agg = _scopes(idx)
     all_rows = np.arange(len(ids))
     scope_devs = np.einsum("sn,tnv->tsv", agg, devs)  # (T, S, V+1)
     total = scope_devs.sum(axis=2, keepdims=True)
     total = np.where(total > 0, total, 1.0)
     shares = scope_devs[:, :, 1:] / total  # (T, S, V)
+    shares_p = np.einsum("sn,tnp->tsp", agg, devs_p[:, :, 1:]) / total  # (T, S, P)
     adoption = 1.0 - scope_devs[:, :, :1] / total
     blocks = [_block(adoption, all_rows, "adoption", [""]),
               _block(shares, all_rows, "share_vendor", list(idx.vendors))]
-    lic = np.stack([(shares * is_open[:, None, :]).sum(2), (shares * ~is_open[:, None, :]).sum(2)], axis=2)
+    lic = np.stack([(shares_p * is_open[:, None, :]).sum(2), (shares_p * ~is_open[:, None, :]).sum(2)], axis=2)
     blocks.append(_block(lic, all_rows, "share_license", ["open", "closed"]))
     origins = sorted(set(idx.vendor_origin.tolist()))
     origin_onehot = (idx.vendor_origin[:, None] == np.array(origins)[None, :]).astype(np.float64)  # (V, O)
     okeys = [idx.nations[o] for o in origins]
     blocks.append(_block(shares @ origin_onehot, all_rows, "share_origin", okeys))
+    hk = host_keys(model)
+    scope_hosts = np.einsum("sn,tnh->tsh", agg, hosts[:, :, hk + [N]]) / total
+    blocks.append(_block(scope_hosts, all_rows, "share_host", [idx.nations[h] for h in hk] + ["self"]))
     # influence: nations where an origin holds a majority of adopters
     nat_origin = devs[:, :, 1:] @ origin_onehot  # (T, N, O)
     adopters = nat_origin.sum(axis=2, keepdims=True)
@@ -109,8 +133,9 @@ def compute_blocks(model) -> list[dict]:
     hhi = np.divide(scope_devs[:, :, 1:], ad, out=np.zeros_like(scope_devs[:, :, 1:]), where=ad > 0)
     blocks.append(_block((hhi ** 2).sum(axis=2, keepdims=True), all_rows, "hhi", [""]))
     for m in VENDOR_METRICS:
-        arr = np.stack([s[m] for s in vend]).astype(np.float64)[:, None, :]  # (T, 1, V)
-        blocks.append(_block(arr, np.array([0]), m, list(idx.vendors)))
+        arr = np.stack([s[m] for s in vend]).astype(np.float64)[:, None, :]  # (T, 1, V) or (T, 1, P)
+        keys = list(model.market.table.ids) if m in PRODUCT_METRICS else list(idx.vendors)
+        blocks.append(_block(arr, np.array([0]), m, keys))
     lag = np.array([s["open_lag"] for s in vend], dtype=np.float64)[:, None, None]  # (T, 1, 1)
     blocks.append(_block(lag, np.array([0]), "open_lag_months", [""]))
     for b in blocks:

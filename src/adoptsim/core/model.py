@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 import mesa
 import numpy as np
 
-from . import choice
+from . import market as mk
 from .agents import Community, Nation, Vendor
 from .network import build_network
 from .populations import CommunityLayout, CommunityPopulation, VendorPopulation
@@ -73,7 +73,9 @@ class AdoptionModel(mesa.Model):
         self.sovereignty = nf("sovereignty")
         self.gdp = nf("gdp_per_capita")
         self.nation_compute = nf("compute")
-        trust = np.full((N, N), 0.5)
+        # an origin a nation does not list: [choice] default_trust (validation requires every vendor
+        # origin to be listed when it is not set; other origins are never read)
+        trust = np.full((N, N), 0.0 if sc.choice.default_trust is None else sc.choice.default_trust)
         infra = np.zeros((N, N))
         for i, n in enumerate(sc.nations):
             for o, val in n.trust.items():
@@ -92,20 +94,25 @@ class AdoptionModel(mesa.Model):
         self.nation_agents = Nation.create_agents(self, N, list(range(N)), list(sc.nations))
         self.vendor_agents = Vendor.create_agents(self, V, list(range(V)), list(sc.vendors))
         self.vendors = VendorPopulation(sc, idx)
+        self.market = mk.Market(sc, idx)
+        P = self.market.P
         layout = CommunityLayout.layout(sc, idx)
         net = sc.network
         W = build_network(net.kind, layout.nation, idx.nation_region[layout.nation], layout.size,
                           degree=net.degree, cross_border=net.cross_border, same_region=net.same_region,
                           rewire=net.rewire, rng=self.streams["network"])
-        self.communities = CommunityPopulation(layout, W, V, sc, idx)
+        self.communities = CommunityPopulation(layout, W, P, sc, idx)
+        self._crit_sectors = np.flatnonzero([sc.sector_is_critical(s) for s in idx.sectors])
         self.community_agents = None
         if create_community_agents:
             self.make_community_agents()
 
         self._developers = None  # set during the metrics phase only (see developers())
+        self._groups = None
         self.datacollector = mesa.DataCollector(model_reporters={
             "developers": lambda m: m.developers(),
-            "critical": lambda m: m.communities.developers_by(N, m.communities.layout.critical),
+            "critical": lambda m: m._groups[:, m._crit_sectors, :].sum(axis=1),
+            "hosts": lambda m: m.host_counts(),
             "vendors": lambda m: m.vendor_snapshot(),
         })
         # month 0's world, then the communities that have adopted before the simulation starts
@@ -134,36 +141,45 @@ class AdoptionModel(mesa.Model):
         return state
 
     def _prepare_choice_inputs(self) -> None:
-        """Nations' phase: self-hosting cost, effective prices, availability and base utility."""
-        w, v, d = self.world, self.vendors, self.spec.dynamics
-        compute = self.nation_compute * w.compute_mult
-        self.self_host = choice.self_hosting_cost(d.self_host_cost, d.self_host_penalty, w.chip_supply,
-                                                  compute, d.self_host_compute_half)
-        self.eff_price, self.uses_hosted = choice.effective_price(
-            v.price, v.is_open, w.price_mult, w.open_price_mult, self.self_host)
-        self.available = w.available & v.on_market[None, None, :]
-        self.base_utility = choice.group_utility(
-            self.communities.weights, capability=v.capability, eff_price=self.eff_price, gdp=self.gdp,
-            trust=w.trust, sovereignty=self.sovereignty, is_open=v.is_open.astype(np.float64),
-            infrastructure=w.infrastructure, derivatives=v.derivatives, origin=self.index.vendor_origin)
+        """Nations' phase: products, self-hosting cost, best hosts, availability and base utility
+        (see :mod:`adoptsim.core.market`)."""
+        w, v, d, m = self.world, self.vendors, self.spec.dynamics, self.market
+        m.update(v, self.month0 + self.t)
+        self.self_host = mk.self_hosting_cost(d.self_host_cost, d.self_host_penalty, d.hardware_cost_decline,
+                                              w.chip_supply, self.t)
+        H, self.host, self.hosted, allowed = m.hosting(self.communities.weights, w, self.self_host)
+        self.available = w.available[:, :, m.table.vendor] & m.on_market[None, None, :] & allowed[None]
+        self.base_utility = mk.product_utility(
+            self.communities.weights, capability=m.capability, H=H, gdp=self.gdp, trust=w.trust,
+            sovereignty=self.sovereignty, is_open=m.is_open.astype(np.float64),
+            derivatives=v.derivatives[m.table.vendor], origin=m.origin)
+        self.communities.nesting = m.nesting()
 
     def developers(self) -> np.ndarray:
-        """Developers per nation and model now, shape (N, V+1) (column 0: non-adopters).
+        """Developers per nation and product now, shape (N, P+1) (column 0: non-adopters).
 
         Computed once in the metrics phase of a step and shared by the reporters."""
         if self._developers is not None:
             return self._developers
         return self.communities.developers_by(len(self.index.nations))
 
+    def host_counts(self) -> np.ndarray:
+        """Adopting developers per nation and host now, shape (N, N+1): columns are the hosting
+        origins (nations) and, last, self-hosting (metrics phase only)."""
+        N = len(self.index.nations)
+        g = self._groups[:, :, 1:]  # (N, S, P)
+        flat = (np.arange(N)[:, None, None] * (N + 1) + self.host).ravel()
+        return np.bincount(flat, weights=g.ravel(), minlength=N * (N + 1)).reshape(N, N + 1)
+
     def vendor_snapshot(self) -> dict[str, np.ndarray]:
-        devs = self.developers()[:, 1:]
+        g = self._groups[:, :, 1:]  # (N, S, P) developers, metrics phase only
         tokens = self.spec.dynamics.tokens_per_developer
-        hosted_price = np.where(self.uses_hosted, self.eff_price, 0.0)
-        v = self.vendors
+        paid = np.where(self.host < len(self.index.nations), self.hosted[:, None, :], 0.0)  # self-hosting pays no API
+        v, m = self.vendors, self.market
         return {
-            "capability": v.capability.copy(), "price": v.price.copy(), "derivatives": v.derivatives.copy(),
+            "capability": v.capability.copy(), "price": m.price.copy(), "derivatives": v.derivatives.copy(),
             "compute": v.compute.copy(), "efficiency": v.efficiency.copy(),
-            "revenue": tokens * (devs * hosted_price).sum(axis=0), "open": v.is_open.copy(),
+            "revenue": tokens * ((g * paid).sum(axis=(0, 1)) @ m.to_vendor), "open": m.is_open.copy(),
             "open_lag": v.open_lag,
         }
 
@@ -176,10 +192,11 @@ class AdoptionModel(mesa.Model):
         # then the nations' view of the market
         self.vendors.update_licence(self.world, month)
         if self.t > 0:
-            devs_on = self._last_developers[:, 1:].sum(axis=0)
+            devs_on = self._last_developers[:, 1:].sum(axis=0) @ self.market.to_vendor  # per vendor
             adopters = devs_on.sum()
             share = devs_on / adopters if adopters > 0 else np.zeros_like(devs_on)
             self.vendors.step(self.world, self.t, share, devs_on)
+            self.market.step_prices(share)
         self.vendors.record_frontier()
         self._prepare_choice_inputs()
         # 4. communities: a fixed number of draws per stream and month
@@ -189,10 +206,11 @@ class AdoptionModel(mesa.Model):
         u_choice = self.streams["choice"].random(n)
         c.step(self.base_utility, self.available, self.optimism, self.world.education,
                u_adopt, u_revise, u_choice)
-        # 5. metrics
-        self._developers = self._last_developers = c.developers_by(len(self.index.nations))
+        # 5. metrics (developers per nation, sector and product, once)
+        self._groups = c.developers_by_group(len(self.index.nations))
+        self._developers = self._last_developers = self._groups.sum(axis=1)
         self.datacollector.collect(self)
-        self._developers = None
+        self._developers = self._groups = None
         self.t += 1
 
     def run(self, progress: Callable[[int], None] | None = None) -> "AdoptionModel":

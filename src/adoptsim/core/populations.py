@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from . import choice
+from . import choice, market
 from . import vendor_dynamics as vd
 from ..months import parse_month
 from .schema import WEIGHTS, Scenario
@@ -171,7 +171,7 @@ def largest_remainder(shares: np.ndarray, k: int) -> np.ndarray:
 
 
 class CommunityPopulation:
-    """Choices of all communities, one vectorised kernel per month (see :mod:`adoptsim.choice`).
+    """Choices of all communities, one vectorised kernel per month (see :mod:`adoptsim.core.choice`).
 
     Each month, from the state at the start of the month (synchronous update):
 
@@ -207,6 +207,8 @@ class CommunityPopulation:
         self.w_peer_c = self.weights["peer"][self.sector]
         self.w_inertia_c = self.weights["inertia"][self.sector]
         self.uses_peer = bool(np.any(self.weights["peer"] != 0))
+        self.nesting = None  # (nest_of, lambdas) of the nested logit, set by the model each month
+        self._group_offset = self.group * (n_vendors + 1) + 1
 
     # -- neighbourhood -------------------------------------------------------------------
     def neighbour_adopted(self, rows: np.ndarray | None = None) -> np.ndarray:
@@ -250,7 +252,11 @@ class CommunityPopulation:
         Ug = base.reshape(-1, self.V)[g]
         share = self.neighbour_share(rows) if use_peer else np.zeros_like(Ug)
         U = choice.utilities(Ug, share, self.current[rows], self.w_peer_c[rows], self.w_inertia_c[rows])
-        P = choice.logit_probabilities(U, available.reshape(-1, self.V)[g], self.temperature)
+        avail = available.reshape(-1, self.V)[g]
+        if self.nesting is None:
+            P = choice.logit_probabilities(U, avail, self.temperature)
+        else:
+            P = market.nested_logit_probabilities(U, avail, self.temperature, *self.nesting, normalise=False)
         return choice.sample_choices(P, u[rows])
 
     def initialise(self, base, available, rng_init, rng_choice) -> None:
@@ -284,6 +290,12 @@ class CommunityPopulation:
         # no vendor available: keep the current state, but a community whose model is gone drops it
         picked = np.where(keep, np.where(lost[rows], -1, self.current[rows]), picked)
         self.current[rows] = picked
+
+    def developers_by_group(self, n_nations: int) -> np.ndarray:
+        """Developers per nation, sector and model, shape (N, S, V+1); column 0 counts non-adopters."""
+        flat = self._group_offset + self.current
+        return np.bincount(flat, weights=self.size, minlength=n_nations * self.S * (self.V + 1)).reshape(
+            n_nations, self.S, self.V + 1)
 
     def developers_by(self, n_nations: int, mask: np.ndarray | None = None) -> np.ndarray:
         """Developers per nation and model, shape (N, V+1); column 0 counts non-adopters."""

@@ -65,6 +65,22 @@ class Choice(_Strict):
     ecosystem: Finite = 0.1
     peer: Finite = 1.0
     inertia: Finite = 1.0
+    # nested logit (adoptsim.core.market): nest structure, one dissimilarity parameter per level
+    nests: Literal["origin_license", "origin", "license", "none"] = "origin_license"
+    nest_lambda: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | list[
+        Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]] = 1.0
+    # trust in an origin a nation does not list; None: an unlisted vendor origin is an error
+    default_trust: Unit | None = None
+    # infrastructure presence of self-hosting (own hardware), same units as nations' infrastructure
+    self_host_infrastructure: Finite = 1.0
+
+    def nest_lambdas(self) -> list[float]:
+        """The dissimilarity parameter of each nest level, top level first (empty for "none")."""
+        levels = {"origin_license": 2, "origin": 1, "license": 1, "none": 0}[self.nests]
+        lam = self.nest_lambda
+        if not levels:
+            return []  # the plain logit: nest_lambda is not used
+        return [float(lam)] * levels if isinstance(lam, float) else [float(x) for x in lam]
 
 
 class Network(_Strict):
@@ -92,6 +108,7 @@ class Sector(_Strict):
     ecosystem: NonNeg = 1.0
     peer: NonNeg = 1.0
     inertia: NonNeg = 1.0
+    requires_self_host: bool = False  # data residency: only self-hosted open weights allowed
 
 
 class Dynamics(_Strict):
@@ -104,11 +121,11 @@ class Dynamics(_Strict):
     train_smarter: NonNeg = 0.5  # extra efficiency growth per year at zero chip supply
     spillover_open: NonNeg = 1.0  # per year: share of the log-efficiency gap to the best released open vendor closed
     spillover_closed: NonNeg = 0.2  # per year: the same toward the best closed (or unreleased) vendor
-    price_share_response: Finite = 0.0  # per-year log price response to share above average
+    price_share_response: Finite = 0.0  # per-year log price response to relative share (clipped ±1)
     derivative_rate: NonNeg = 1.0  # derivatives per 1,000 adopting developer-months (open)
     self_host_cost: Positive = 2.0  # USD / M tokens to self-host with full compute access
-    self_host_penalty: NonNeg = 2.0  # log cost penalty at zero compute access
-    self_host_compute_half: Positive = 1.0  # nation compute giving half compute access
+    self_host_penalty: NonNeg = 2.0  # log cost penalty at zero chip access
+    hardware_cost_decline: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = 0.0  # per year
     tokens_per_developer: NonNeg = 1.0  # M tokens per developer per month (revenue)
     switch_after: Annotated[int, Field(ge=0, le=1200)] = 12  # months before strategy switches
 
@@ -126,12 +143,25 @@ class NationSpec(_Strict):
     domestic_chips: Unit = 0.0  # domestic accelerator supply, share of full frontier-chip access
     optimism: Unit = 0.5
     sovereignty: Unit = 0.0
-    trust: dict[str, Unit] = Field(default_factory=dict)  # per origin; missing origins: 0.5
+    trust: dict[str, Unit] = Field(default_factory=dict)  # per origin; missing: [choice] default_trust
     infrastructure: dict[str, Unit] = Field(default_factory=dict)  # per origin; missing: 0
 
 
+class Product(_Strict):
+    """A further product of a vendor (a cheap tier, a separate open release); the vendor's own
+    fields describe its flagship. Capability = the vendor's capability + ``capability_offset``."""
+
+    id: Ident
+    name: str = ""
+    license: Literal["open", "closed"] | None = None  # default: the vendor's base licence
+    price: Positive
+    price_decline: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] | None = None  # default: vendor's
+    capability_offset: Finite = 0.0
+    available_from: YearMonth | None = None  # default: the vendor's
+
+
 class VendorSpec(_Strict):
-    """One ``[[vendors]]`` entry."""
+    """One ``[[vendors]]`` entry; its own fields describe its flagship product."""
 
     id: Ident
     name: str = ""
@@ -149,6 +179,7 @@ class VendorSpec(_Strict):
     available_from: YearMonth | None = None
     open_below_share: Unit | None = None  # closed vendor opens its weights below this share
     close_above_share: Unit | None = None  # open vendor closes its weights above this share
+    products: list[Product] = Field(default_factory=list)  # further products (the flagship is the vendor)
 
 
 class Scenario(_Strict):
@@ -241,6 +272,23 @@ def _check_references(s: Scenario, file: str) -> list[Problem]:
     for v in s.vendors:
         if v.origin not in nations:
             unknown(f"vendors.{v.id}.origin", "nation", v.origin)
+        dupes([p.id for p in v.products], f"vendors.{v.id}.products")
+    lam = s.choice.nest_lambdas()
+    want = {"origin_license": 2, "origin": 1, "license": 1, "none": 0}[s.choice.nests]
+    if want and isinstance(s.choice.nest_lambda, list) and len(lam) != want:
+        probs.append(Problem(file, "choice.nest_lambda",
+                             f"nests = {s.choice.nests!r} has {want} level(s); give one value or a list of {want}"))
+    elif any(lo > hi for hi, lo in zip(lam, lam[1:])):
+        probs.append(Problem(file, "choice.nest_lambda", f"a lower nest level's lambda may not exceed the level "
+                             f"above it (got {lam}; McFadden's condition for a random-utility model)"))
+    if s.choice.default_trust is None:
+        origins = sorted({v.origin for v in s.vendors})
+        for n in s.nations:
+            missing = [o for o in origins if o not in n.trust]
+            if missing:
+                probs.append(Problem(file, f"nations.{n.id}.trust",
+                                     f"no trust in vendor origin(s) {', '.join(missing)}: list them, or set an "
+                                     "explicit [choice] default_trust"))
     for n in s.nations:
         for table in ("trust", "infrastructure"):
             for origin in getattr(n, table):

@@ -36,6 +36,7 @@ def bass_scenario(p: float, q: float, months: int = 60, communities: int = 20_00
     sc["adoption"] = {"p": p, "q": q, "revision_rate": 0.0, "initial": 0.0}
     sc["network"] = {"kind": "complete"}
     sc["communities"] = {"per_nation": communities}
+    sc["choice"] = {"default_trust": 0.5}  # one origin: trust shifts every utility alike
     sc["nations"] = [{"id": "A", "developers": 1000.0, "optimism": 0.5}]
     sc["vendors"] = [{"id": "only", "origin": "A", "license": "closed", "capability": 50.0, "price": 1.0}]
     return sc
@@ -98,7 +99,7 @@ def bd_scenario(J: float, h: float, T: float = 1.0, push: float = 0.0, push_mont
     sc = _world(months, seed, "brock-durlauf", f"Brock-Durlauf anchor J={J}, h={h}, T={T}")
     sc["adoption"] = {"p": 0.01, "q": 0.0, "revision_rate": 1.0, "initial": 1.0}
     sc["choice"] = {"temperature": T, "capability": 1.0, "cost": 1.0, "trust": 0.0, "sovereignty": 0.0,
-                    "infrastructure": 0.0, "ecosystem": 0.0, "peer": J, "inertia": 0.0}
+                    "infrastructure": 0.0, "ecosystem": 0.0, "peer": J, "inertia": 0.0, "default_trust": 0.5}
     sc["network"] = {"kind": "complete"}
     sc["communities"] = {"per_nation": communities}
     sc["nations"] = [{"id": "A", "developers": 1000.0}]
@@ -120,7 +121,7 @@ def arthur_scenario(J: float = 6.0, T: float = 1.0, months: int = 120, communiti
     sc = _world(months, seed, "arthur", f"Arthur lock-in anchor J={J}, T={T}")
     sc["adoption"] = {"p": 0.03, "q": 0.4, "revision_rate": 0.2, "initial": 0.0}
     sc["choice"] = {"temperature": T, "capability": 0.1, "cost": 0.5, "trust": 1.0, "sovereignty": 0.0,
-                    "infrastructure": 0.0, "ecosystem": 0.0, "peer": J, "inertia": 0.0}
+                    "infrastructure": 0.0, "ecosystem": 0.0, "peer": J, "inertia": 0.0, "default_trust": 0.5}
     sc["network"] = {"kind": "complete"}
     sc["communities"] = {"per_nation": communities}
     sc["nations"] = [{"id": "A", "developers": 1000.0}]

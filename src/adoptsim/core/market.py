@@ -1,0 +1,335 @@
+"""The market communities choose from: products, hosts, self-hosting, prices and the nested logit.
+
+Everything here is vectorised numpy over communities (or over nations × sectors × products);
+no function loops over communities. Notation: ``n`` nation, ``s`` sector, ``p`` product,
+``v(p)`` its vendor, ``o(p)`` the vendor's origin, ``h`` a hosting origin (a nation) or
+``self``, ``Δ = 1/12`` year, ``t`` months since the start.
+
+**Products.** A vendor offers its flagship (the vendor's own ``license``, ``price``,
+``price_decline``) and optional further products (``[[vendors.products]]``: a cheap tier, an
+open release), each with its own price, price decline, licence, availability and
+``capability_offset``: ``capability[p] = capability[v(p)] + offset[p]``. Communities choose
+products; a vendor's share is the sum of its products'. A vendor that may close its weights (a
+``license_change`` to closed, a ``close_above_share`` threshold, a temporary opening) also gets
+a *frozen open release* ``VENDOR.open_release``: when the vendor closes, the weights it had
+released stay downloadable, as an open product frozen at the capability of the vendor's last
+open month, priced from the flagship's price at that month; new capability goes to the (now
+closed) flagship. A vendor that opens releases its current model: the flagship turns open.
+
+**Prices** (per product, each month after the first; off while ``price_decline = 0`` and
+``price_share_response = 0``)::
+
+    price[p] *= (1 − price_decline[p])^Δ · exp(−Δ · price_share_response · (1 − s[v(p)] / peak[v(p)]))
+
+``s[v]`` is the vendor's share of adopters last month and ``peak[v]`` the highest share it has
+had so far (the term is 0 while it has had none): a vendor that has lost share cuts the prices
+of all its products, by up to ``price_share_response`` log units a year once its share is near
+zero, on top of their listed declines; one at its peak keeps the listed path (list prices of
+leading products did not rise: GPT-4o and GPT-5 both $10 [facts]). The cut answers share loss,
+so a price war can happen and the open/closed price ratio is not fixed.
+
+**Self-hosting** (the cost of running open weights on one's own hardware, USD per M tokens)::
+
+    self_host[n,t] = self_host_cost · (1 − hardware_cost_decline)^(t/12) · exp(self_host_penalty · (1 − chip_supply[n]))
+
+It falls with the price of hardware and rises as a nation's access to frontier accelerators
+falls (export controls), whether or not the nation builds models.
+
+**Hosts.** A closed product is served only by its vendor's cloud (host ``o(p)``). An open
+product can be used through any cloud present in the nation (presence ``infrastructure[n,h]``;
+the vendor's own API is one of them) at the product's hosted price, or self-hosted at
+``self_host[n]`` with presence ``self_host_infrastructure``; a sector with
+``requires_self_host`` (data residency) may use only self-hosted open weights. Each
+nation, sector and product is used through its best host::
+
+    H[n,s,p] = max_h ( −w_cost[s]·log price[n,p,h] + w_infrastructure[s]·presence[n,h] )
+
+(so for an open product the best cloud is the one with the largest presence, whatever the
+model's origin) and ``H`` replaces the cost and infrastructure terms of the utility.
+
+**Nested logit** (McFadden 1978; Train, *Discrete Choice Methods with Simulation*, 2009, ch. 4).
+Products are grouped in nests by origin, by licence, or by origin and then licence within
+origin (two levels), with one dissimilarity parameter ``λ_l`` in (0, 1] per level. With
+``V_j = U_j / T``, for a one-level tree with nests ``k``::
+
+    I_k     = log Σ_{j ∈ k} exp(V_j / λ)                       (inclusive value)
+    P(j|k)  = exp(V_j / λ) / exp(I_k)
+    P(k)    = exp(λ·I_k) / Σ_l exp(λ·I_l)
+    P(j)    = P(j|k) · P(k)
+
+and for two levels (origin ``g`` above licence nests ``k``, ``λ_2 ≤ λ_1``)::
+
+    I_k = log Σ_{j∈k} exp(V_j/λ_2),  J_g = log Σ_{k∈g} exp(λ_2·I_k/λ_1)
+    P(j) = exp(V_j/λ_2)/exp(I_k) · exp(λ_2·I_k/λ_1)/exp(J_g) · exp(λ_1·J_g)/Σ_h exp(λ_1·J_h)
+
+With every ``λ = 1`` this is the multinomial logit ``exp(V_j)/Σ exp(V)``. A nest of ``c``
+identical products of utility ``V`` has inclusive value ``V/λ + log c``, so it weighs
+``c^λ·exp(V)``: splitting a product into two clones multiplies its nest's weight by ``2^λ``
+(doubling it under the plain logit, almost nothing for small ``λ``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .choice import column_max
+from ..months import parse_month
+
+SELF = "self"
+FLAGSHIP, EXTRA, FROZEN = 0, 1, 2
+
+
+# ---- products ----------------------------------------------------------------------------
+
+def closable_vendors(scenario) -> set[str]:
+    """Vendors that may close their weights during a run: open ones named by a ``license_change``
+    to closed or with a ``close_above_share`` threshold, and closed ones that a policy opens
+    (``license_change`` to open, ``open_source_push.releases``), which may close again when it ends."""
+    out = {v.id for v in scenario.vendors if v.close_above_share is not None}
+    for p in scenario.policies:
+        if p.type == "license_change":
+            out |= set(p.vendors)
+        elif p.type == "open_source_push":
+            out |= set(p.releases)
+    return out
+
+
+@dataclass
+class ProductTable:
+    """Static description of the products, shape (P,) each."""
+
+    ids: tuple[str, ...]  # metric keys: the flagship is keyed by the vendor id, others "vendor.product"
+    vendor: np.ndarray  # vendor index
+    kind: np.ndarray  # FLAGSHIP, EXTRA or FROZEN
+    fixed_open: np.ndarray  # licence of EXTRA products (FROZEN: True)
+    price0: np.ndarray
+    decline: np.ndarray
+    offset: np.ndarray
+    available_from: np.ndarray  # first month on the market (FLAGSHIP/EXTRA)
+
+    @classmethod
+    def build(cls, scenario) -> "ProductTable":
+        ids, vendor, kind, fixed_open, price0, decline, offset, avail = [], [], [], [], [], [], [], []
+        closable = closable_vendors(scenario)
+        start = scenario.start_month - 1
+        extras = []
+        for i, v in enumerate(scenario.vendors):
+            v_from = start if v.available_from is None else parse_month(v.available_from)
+            ids.append(v.id), vendor.append(i), kind.append(FLAGSHIP), fixed_open.append(v.license == "open")
+            price0.append(v.price), decline.append(v.price_decline), offset.append(0.0), avail.append(v_from)
+            for p in v.products:
+                extras.append((f"{v.id}.{p.id}", i, EXTRA, (p.license or v.license) == "open", p.price,
+                               v.price_decline if p.price_decline is None else p.price_decline,
+                               p.capability_offset,
+                               v_from if p.available_from is None else parse_month(p.available_from)))
+            if v.id in closable:
+                extras.append((f"{v.id}.open_release", i, FROZEN, True, v.price, v.price_decline, 0.0, v_from))
+        for e in extras:
+            for lst, x in zip((ids, vendor, kind, fixed_open, price0, decline, offset, avail), e):
+                lst.append(x)
+        return cls(ids=tuple(ids), vendor=np.array(vendor, dtype=np.int64), kind=np.array(kind),
+                   fixed_open=np.array(fixed_open, dtype=bool), price0=np.array(price0, dtype=np.float64),
+                   decline=np.array(decline, dtype=np.float64), offset=np.array(offset, dtype=np.float64),
+                   available_from=np.array(avail, dtype=np.int64))
+
+
+class Market:
+    """Products' state (licence, capability, price, availability) and the nations' view of it."""
+
+    def __init__(self, scenario, index):
+        self.table = t = ProductTable.build(scenario)
+        self.P = len(t.ids)
+        self.V = len(index.vendors)
+        self.origin = index.vendor_origin[t.vendor]  # (P,) origin nation of each product
+        self.price = t.price0.copy()
+        self.is_open = t.fixed_open.copy()
+        self.on_market = np.zeros(self.P, dtype=bool)
+        self.capability = np.zeros(self.P)
+        self.frozen = np.zeros(self.P, dtype=bool)  # FROZEN slots that have been released
+        self.frozen_cap = np.zeros(self.P)
+        self.frozen_slot = {int(t.vendor[p]): p for p in np.flatnonzero(t.kind == FROZEN)}
+        self._last_open_v = None  # vendors' licence and capability at the last update
+        self._last_cap_v = None
+        ch = scenario.choice
+        self.resp = scenario.dynamics.price_share_response
+        self.moving = (t.decline > 0) | (self.resp != 0)
+        self.peak = np.zeros(len(index.vendors))  # highest share of adopters each vendor has had
+        self.to_vendor = np.zeros((self.P, self.V))  # (P, V) one-hot: aggregates products to vendors
+        self.to_vendor[np.arange(self.P), t.vendor] = 1.0
+        self.nests, self.lambdas = ch.nests, ch.nest_lambdas()
+        self.self_infra = ch.self_host_infrastructure
+        self.requires_self = np.array([scenario.sectors[s].requires_self_host for s in index.sectors])
+        self.N = len(index.nations)
+
+    # -- licences, capability, availability --------------------------------------------------
+    def update(self, vendors, month: int) -> None:
+        """This month's licence, capability and availability of every product, from the vendors'.
+
+        A FROZEN slot is released in the first month its vendor is closed after having been open;
+        it keeps the capability of the vendor's last open month."""
+        t = self.table
+        v_open, v_cap = vendors.is_open, vendors.capability
+        if self._last_open_v is not None and self.frozen_slot:
+            for v, p in self.frozen_slot.items():  # a handful of vendors at most
+                if not self.frozen[p] and self._last_open_v[v] and not v_open[v]:
+                    self.frozen[p] = True
+                    self.frozen_cap[p] = self._last_cap_v[v]
+                    self.price[p] = self.price[np.flatnonzero((t.vendor == v) & (t.kind == FLAGSHIP))[0]]
+        self._last_open_v, self._last_cap_v = v_open.copy(), v_cap.copy()
+        flag = t.kind == FLAGSHIP
+        self.is_open = np.where(flag, v_open[t.vendor], t.fixed_open)
+        self.capability = np.where(self.frozen, self.frozen_cap, v_cap[t.vendor] + t.offset)
+        self.on_market = np.where(t.kind == FROZEN, self.frozen,
+                                  (t.available_from <= month) & (~flag | vendors.on_market[t.vendor]))
+
+    def step_prices(self, share_v: np.ndarray) -> None:
+        """One month of prices (see the module docstring), from last month's vendor shares."""
+        dt = 1.0 / 12.0
+        self.peak = np.maximum(self.peak, share_v)
+        loss = np.divide(self.peak - share_v, self.peak, out=np.zeros_like(share_v), where=self.peak > 0)
+        factor = (1.0 - self.table.decline) ** dt * np.exp(-dt * self.resp * loss[self.table.vendor])
+        self.price = np.where(self.moving, self.price * factor, self.price)
+
+    # -- the nations' view -------------------------------------------------------------------
+    def hosting(self, weights: dict, world, self_host: np.ndarray):
+        """Best host of every nation, sector and product, and its utility term.
+
+        Returns ``(H, host, hosted, allowed)``: ``H[n,s,p]`` the cost + infrastructure term of
+        the best allowed host, ``host[n,s,p]`` its index (a nation, or ``N`` for self),
+        ``hosted[n,p]`` the hosted price, ``allowed[s,p]`` False where a sector's data-residency
+        rule excludes a product (closed products where ``requires_self_host``)."""
+        t, N = self.table, self.N
+        v = t.vendor
+        hosted = self.price[None, :] * world.price_mult[:, v] * np.where(
+            self.is_open[None, :], world.open_price_mult[:, v], 1.0)  # (N, P)
+        wc = weights["cost"][None, :, None]
+        wi = weights["infrastructure"][None, :, None]
+        infra = world.infrastructure
+        own = infra[:, self.origin]  # (N, P) presence of the vendor's own cloud
+        best = infra.max(axis=1)  # (N,) presence of the best cloud in the nation
+        cloud_presence = np.where(self.is_open[None, :], best[:, None], own)  # (N, P)
+        cloud = -wc * np.log(hosted)[:, None, :] + wi * cloud_presence[:, None, :]  # (N, S, P)
+        selfu = np.broadcast_to(-wc * np.log(self_host)[:, None, None] + wi * self.self_infra, cloud.shape)
+        must_self = self.requires_self[None, :, None]
+        use_self = self.is_open[None, None, :] & (must_self | (selfu > cloud))
+        H = np.where(use_self, selfu, cloud)
+        # the cloud that serves: the vendor's own if it is the best present, else the best
+        best_h = np.where(own >= best[:, None], self.origin[None, :], infra.argmax(axis=1)[:, None])  # (N, P)
+        cloud_h = np.where(self.is_open[None, :], best_h, self.origin[None, :])
+        host = np.where(use_self, N, cloud_h[:, None, :])
+        allowed = ~(self.requires_self[:, None] & ~self.is_open[None, :])  # (S, P)
+        return H, host, hosted, allowed
+
+    def nesting(self) -> tuple[list[np.ndarray], list[float]] | None:
+        """Nest index of every product at each level (top first) and the λ of each level; None
+        for the plain multinomial logit (``nests = "none"``)."""
+        if self.nests == "none":
+            return None
+        lic = self.is_open.astype(np.int64)
+        if self.nests == "origin":
+            keys = [self.origin]
+        elif self.nests == "license":
+            keys = [lic]
+        else:
+            keys = [self.origin, self.origin * 2 + lic]
+        return [np.unique(k, return_inverse=True)[1].astype(np.int64) for k in keys], list(self.lambdas)
+
+
+def self_hosting_cost(base_cost: float, penalty: float, hardware_decline: float, chip_supply: np.ndarray,
+                      months: int) -> np.ndarray:
+    """Cost of running open weights in nation n, USD per million tokens::
+
+        self_host[n,t] = self_host_cost · (1 − hardware_cost_decline)^(t/12) · exp(self_host_penalty · (1 − chip_supply[n]))
+    """
+    return base_cost * (1.0 - hardware_decline) ** (months / 12.0) * np.exp(penalty * (1.0 - chip_supply))
+
+
+def product_utility(weights: dict, *, capability: np.ndarray, H: np.ndarray, gdp: np.ndarray,
+                    trust: np.ndarray, sovereignty: np.ndarray, is_open: np.ndarray,
+                    derivatives: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """The part of the utility shared by all communities of one nation and sector, shape (N, S, P)::
+
+        U0[n,s,p] = w_capability[s]·capability[p] + H[n,s,p] + w_cost[s]·log(gdp_per_capita[n])
+                  + w_trust[s]·trust[n, o(p)] + w_sovereignty[s]·sovereignty[n]·open[p]
+                  + w_ecosystem[s]·log(1 + derivatives[v(p)])
+
+    ``H`` is the best host's cost and infrastructure term (:meth:`Market.hosting`); for a closed
+    product it is ``−w_cost·log(price) + w_infrastructure·infrastructure[n, o(p)]`` as before.
+    The gdp term is the same for every product of a community and leaves choices unchanged.
+    """
+    W = {k: v[None, :, None] for k, v in weights.items()}
+    tr = trust[:, origin][:, None, :]
+    sov = (sovereignty[:, None] * is_open[None, :])[:, None, :]
+    per_p = W["capability"] * capability[None, None, :] + W["ecosystem"] * np.log1p(derivatives)[None, None, :]
+    return per_p + H + W["cost"] * np.log(gdp)[:, None, None] + W["trust"] * tr + W["sovereignty"] * sov
+
+
+# ---- nested logit ------------------------------------------------------------------------
+
+def _onehot(groups: np.ndarray, G: int) -> np.ndarray:
+    """(K, G) membership matrix of K items in G groups."""
+    out = np.zeros((groups.size, G))
+    out[np.arange(groups.size), groups] = 1.0
+    return out
+
+
+def nested_logit_probabilities(U: np.ndarray, available: np.ndarray, temperature: float,
+                               nest_of: list[np.ndarray], lambdas: list[float],
+                               normalise: bool = True) -> np.ndarray:
+    """Nested logit choice probabilities, shape (m, P) (see the module docstring).
+
+    ``nest_of[l]`` gives each product's nest at level l (top first; each level refines the one
+    above), ``lambdas[l]`` that level's dissimilarity parameter. Unavailable products have
+    probability 0, and so do nests without an available product; rows with nothing available
+    are all zero. With ``normalise=False`` the rows are proportional to the probabilities (the
+    sampler needs no more).
+
+    Computed as weights: with ``e_j = exp((V_j − max V)/λ_L)``, the sum ``S_k`` of a bottom nest,
+    ``a_l = λ_{l+1}/λ_l`` and ``S_g = Σ_{k∈g} S_k^{a}`` one level up, the probability of j is
+    proportional to ``e_j · Π_levels S_k^{a−1} · S_top^{λ_1 − 1}`` — the product of the
+    conditional probabilities of the docstring formula, up to the common denominator.
+    """
+    everywhere = bool(available.all())
+    Z = U / temperature if everywhere else np.where(available, U / temperature, -np.inf)
+    zmax = column_max(Z)[:, None]
+    if not everywhere:
+        zmax = np.where(np.isfinite(zmax), zmax, 0.0)
+    Z -= zmax  # <= 0
+    L = len(nest_of)
+    lam = list(lambdas)
+    g = nest_of[-1]
+    G = int(g.max()) + 1
+    if lam[-1] != 1.0:
+        Z *= 1.0 / lam[-1]
+    E = np.exp(Z, out=Z)
+    if all(x == 1.0 for x in lam):  # every λ = 1: the weights are exp(V), the plain logit
+        W = E
+        return W if not normalise else _normalised(W)
+    S = E @ _onehot(g, G)  # sums of the bottom nests, (m, G)
+    factors = []  # per level, bottom first: (factor per nest, nest index of the level below's nests)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for level in range(L - 2, -1, -1):
+            up = nest_of[level]
+            Gu = int(up.max()) + 1
+            parent = np.zeros(G, dtype=np.int64)
+            parent[g] = up  # each lower nest lies in exactly one upper nest
+            a = lam[level + 1] / lam[level]
+            T = S if a == 1.0 else np.power(S, a)
+            factors.append((None if a == 1.0 else np.divide(T, S, out=np.zeros_like(S), where=S > 0), parent))
+            S = T @ _onehot(parent, Gu)
+            g, G = up, Gu
+        top = None if lam[0] == 1.0 else np.power(S, lam[0] - 1.0, out=np.zeros_like(S), where=S > 0)
+    # push the factors down to the bottom nests, then to the products
+    f = np.ones_like(S) if top is None else top
+    for fac, parent in reversed(factors):
+        f = f[:, parent] if fac is None else fac * f[:, parent]
+    W = E
+    W *= f @ _onehot(nest_of[-1], f.shape[1]).T
+    return W if not normalise else _normalised(W)
+
+
+def _normalised(W: np.ndarray) -> np.ndarray:
+    tot = W.sum(axis=1, keepdims=True)
+    return np.divide(W, tot, out=np.zeros_like(W), where=tot > 0)
