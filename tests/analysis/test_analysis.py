@@ -183,10 +183,10 @@ def small_sweep(tmp_path_factory):
 def test_discover_on_a_real_sweep(small_sweep, tmp_path, capsys):
     """A high Chinese share at the end goes with a low weight on trust (Chinese models are
     cheaper; trust favours US models in most nations): the chosen box caps choice.trust well
-    below the top of its range and is denser in hits than the whole sweep. (Threshold 0.72:
+    below the top of its range and is denser in hits than the whole sweep. (Threshold 0.61:
     about a quarter of the runs are hits since open models are served by the best host.)"""
     out = tmp_path / "disc"
-    assert main(["discover", str(small_sweep), "--metric", "share_origin", "--key", "CN", "--above", "0.72",
+    assert main(["discover", str(small_sweep), "--metric", "share_origin", "--key", "CN", "--above", "0.61",
                  "--out", str(out)]) == 0
     assert "chosen box" in capsys.readouterr().out
     traj = pd.read_parquet(out / "prim_trajectory.parquet")
