@@ -48,6 +48,30 @@ def named_streams(seq: np.random.SeedSequence) -> dict[str, np.random.Generator]
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, seq.spawn(len(STREAMS)))}
 
 
+def base_world(sc: Scenario, idx: WorldIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray, WorldState]:
+    """The nations' fixed arrays (optimism, sovereignty, GDP per capita) and the world state before
+    any policy acts (chip access and domestic chips, trust and infrastructure by origin, unit
+    multipliers, everything available)."""
+    N, V, S = len(idx.nations), len(idx.vendors), len(idx.sectors)
+    nf = lambda name: np.array([getattr(n, name) for n in sc.nations], dtype=np.float64)  # noqa: E731
+    # an origin a nation does not list: [choice] default_trust (validation requires every vendor
+    # origin to be listed when it is not set; other origins are never read)
+    trust = np.full((N, N), 0.0 if sc.choice.default_trust is None else sc.choice.default_trust)
+    infra = np.zeros((N, N))
+    for i, n in enumerate(sc.nations):
+        for o, val in n.trust.items():
+            trust[i, idx.nation_pos[o]] = val
+        for o, val in n.infrastructure.items():
+            infra[i, idx.nation_pos[o]] = val
+    base = WorldState(
+        chip_access=nf("chip_access"), domestic=nf("domestic_chips"), domestic_mult=np.ones(N),
+        compute_mult=np.ones(N), trust=trust, infrastructure=infra, infrastructure0=infra.copy(),
+        education=np.ones(N), price_mult=np.ones((N, V)), open_price_mult=np.ones((N, V)),
+        available=np.ones((N, S, V), dtype=bool), open_release=np.zeros(V, dtype=bool),
+        close_release=np.zeros(V, dtype=bool), derivative_mult=np.ones(V))
+    return nf("optimism"), nf("sovereignty"), nf("gdp_per_capita"), base
+
+
 class AdoptionModel(mesa.Model):
     """The adoption model of one scenario and one random seed sequence."""
 
@@ -63,31 +87,12 @@ class AdoptionModel(mesa.Model):
             [n.id for n in sc.nations], [v.id for v in sc.vendors], list(sc.sectors),
             [n.region for n in sc.nations], [v.origin for v in sc.vendors])
         idx = self.index
-        N, V, S = len(idx.nations), len(idx.vendors), len(idx.sectors)
+        N, V = len(idx.nations), len(idx.vendors)
         self.month0 = sc.start_month
         self.t = 0
 
-        # nations: base arrays
-        nf = lambda name: np.array([getattr(n, name) for n in sc.nations], dtype=np.float64)  # noqa: E731
-        self.optimism = nf("optimism")
-        self.sovereignty = nf("sovereignty")
-        self.gdp = nf("gdp_per_capita")
-        self.nation_compute = nf("compute")
-        # an origin a nation does not list: [choice] default_trust (validation requires every vendor
-        # origin to be listed when it is not set; other origins are never read)
-        trust = np.full((N, N), 0.0 if sc.choice.default_trust is None else sc.choice.default_trust)
-        infra = np.zeros((N, N))
-        for i, n in enumerate(sc.nations):
-            for o, val in n.trust.items():
-                trust[i, idx.nation_pos[o]] = val
-            for o, val in n.infrastructure.items():
-                infra[i, idx.nation_pos[o]] = val
-        self.base = WorldState(
-            chip_access=nf("chip_access"), domestic=nf("domestic_chips"), domestic_mult=np.ones(N),
-            compute_mult=np.ones(N), trust=trust, infrastructure=infra, infrastructure0=infra.copy(),
-            education=np.ones(N), price_mult=np.ones((N, V)), open_price_mult=np.ones((N, V)),
-            available=np.ones((N, S, V), dtype=bool), open_release=np.zeros(V, dtype=bool),
-            close_release=np.zeros(V, dtype=bool), derivative_mult=np.ones(V))
+        # nations: base arrays and the month's world before policies
+        self.optimism, self.sovereignty, self.gdp, self.base = base_world(sc, idx)
         self.policies = sorted(sc.policies, key=lambda p: (p.start_month, p.name))
 
         # agents
