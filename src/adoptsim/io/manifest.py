@@ -48,8 +48,33 @@ def build_manifest(kind: str, command: str | None = None, **fields) -> dict:
 
 
 def policy_list(scenario: Scenario) -> list[dict]:
-    """The scenario's policies as recorded in manifests (name, type, start, end)."""
-    return [{"name": p.name, "type": p.type, "start": p.start, "end": p.end} for p in scenario.policies]
+    """The scenario's policies as recorded in manifests (name, type, start, end, and ``label``:
+    its description's first clause, or its name, for figures)."""
+    return [{"name": p.name, "type": p.type, "start": p.start, "end": p.end, "label": policy_label(p)}
+            for p in scenario.policies]
+
+
+def policy_label(policy) -> str:
+    """A short display name of a policy: its description up to the first ';' or '.', at most 60
+    characters, else its name."""
+    text = (policy.description or "").split(";")[0].split(". ")[0].strip().rstrip(".")
+    if not text:
+        return policy.name
+    return text if len(text) <= 60 else text[:59].rstrip() + "…"
+
+
+def display_names(scenario: Scenario) -> dict[str, dict[str, str]]:
+    """Display names recorded in a run's manifest for its figures: nations, vendors and products
+    by id (the entry's ``name`` when set), policies by name."""
+    products = {}
+    for v in scenario.vendors:
+        products[v.id] = v.name or v.id
+        for p in v.products:
+            products[f"{v.id}.{p.id}"] = p.name or f"{v.name or v.id} {p.id}"
+    return {"nation": {n.id: n.name or n.id for n in scenario.nations},
+            "vendor": {v.id: v.name or v.id for v in scenario.vendors},
+            "product": products,
+            "policy": {p.name: policy_label(p) for p in scenario.policies}}
 
 
 def run_manifest(scenario: Scenario, scenario_file: str, seed: int, replicates: int, fmt: str,
@@ -59,7 +84,7 @@ def run_manifest(scenario: Scenario, scenario_file: str, seed: int, replicates: 
         "run", scenario=scenario.meta.name, description=scenario.meta.description,
         scenario_file=str(scenario_file), scenario_hash=scenario.digest(), seed=int(seed),
         replicates=int(replicates), start=scenario.meta.start, months=scenario.meta.months, format=fmt,
-        policies=policy_list(scenario))
+        policies=policy_list(scenario), labels=display_names(scenario))
     # the key order of the first version of the format: elapsed time before the versions
     versions_ = man.pop("versions")
     man["elapsed_seconds"] = round(float(elapsed), 3)

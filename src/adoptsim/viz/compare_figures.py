@@ -4,17 +4,22 @@ It draws the tables of :func:`adoptsim.analysis.compare.compare_results`."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.ticker import PercentFormatter
 
-from .style import (SHARE_METRICS, date_axis, draw_note, is_share, note_height, policy_lines, policy_marks,
+from .style import (date_axis, draw_note, is_share, note_height, points_axis, policy_lines, policy_marks,
                     save_figure, share_axis)
 
 RESULT_COLOURS = ("#444444", "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
                   "#17becf", "#bcbd22")
+
+
+def wrapped(text: str, width: int = 70) -> str:
+    """A title wrapped to fit above one of the two columns (long folder names included)."""
+    return "\n".join(textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False))
 
 
 def compare_figure(curves: pd.DataFrame, differences: pd.DataFrame, path: Path, metric: str, where: str,
@@ -55,11 +60,11 @@ def compare_figure(curves: pd.DataFrame, differences: pd.DataFrame, path: Path, 
         share_axis(ax_c, metric)
         if is_share(metric):
             ax_c.set_ylim(auto=True)
-            ax_d.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+            points_axis(ax_d)
         name = metric + (f" [{key}]" if key else "")
-        ax_c.set_title(f"{name}: median and 10–90% across replicates", fontsize=10)
-        ax_d.set_title(f"{name}: difference from {labels[0]}, 10–90%", fontsize=10)
-        ax_d.set_ylabel("difference" + (" (share points)" if metric in SHARE_METRICS else ""))
+        ax_c.set_title(wrapped(f"{name}: median and 10–90% across replicates"), fontsize=10)
+        ax_d.set_title(wrapped(f"{name}: difference from {labels[0]}, 10–90%"), fontsize=10)
+        ax_d.set_ylabel("difference" + (" (percentage points)" if is_share(metric) else ""))
         for ax in (ax_c, ax_d):
             date_axis(ax)
             policy_marks(ax, policies or [], label=row == 0)

@@ -15,8 +15,45 @@ import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
 from ..analysis.bands import band
-from .style import (SHARE_METRICS, colour, date_axis, draw_bands, note_figure, policy_marks, replicates_note,
-                    save_figure, share_axis)
+from .style import (SHARE_METRICS, colour, date_axis, draw_bands, label, note_figure, policy_marks, replicates_note,
+                    save_figure, share_axis, side_legend)
+
+#: Which ids the keys of a metric are, for their display names (``label``).
+KEY_KINDS = {"share_vendor": "vendor", "capability": "vendor", "derivatives": "vendor", "revenue": "vendor",
+             "compute": "vendor", "efficiency": "vendor", "price": "product"}
+
+
+def key_labels(frame: pd.DataFrame, metric: str, manifest: dict) -> dict[str, str]:
+    """Display names of the keys of ``metric`` (vendor and product names; other keys as they are)."""
+    kind = KEY_KINDS.get(metric)
+    keys = map(str, frame.loc[frame["metric"] == metric, "key"].unique())
+    out = {k: label(k, manifest, kind) if kind else k for k in keys}
+    for k in out:
+        if kind == "product" and k.endswith(".open_release") and out[k] == k:
+            out[k] = f"{label(k.rsplit('.', 1)[0], manifest, 'vendor')} (last open release)"
+    return out
+
+
+def scope_title(scope: str, scope_id: str, manifest: dict) -> str:
+    """A panel or figure title for a scope: nations by their names, regions and the world as is."""
+    return label(scope_id, manifest, "nation") if scope == "nation" else scope_id
+
+
+def short_name(name: str, width: int = 34) -> str:
+    """A name without its parenthetical remark, cut to ``width`` characters."""
+    name = name.split(" (")[0]
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def show_dates_above_gaps(axes) -> None:
+    """In a grid of panels sharing x, show the dates under every panel that has no visible panel
+    below it (not only under the last row)."""
+    rows, cols = axes.shape
+    for r in range(rows):
+        for c in range(cols):
+            below_hidden = r == rows - 1 or not axes[r + 1, c].get_visible()
+            if axes[r, c].get_visible() and below_hidden:
+                axes[r, c].xaxis.set_tick_params(labelbottom=True)
 
 def adoption_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str = "world",
                     scope_id: str = "world") -> Path:
@@ -31,9 +68,7 @@ def adoption_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str 
                                                           "any model": "any model (adoption)"},
                 order=["any model", "open", "closed"])
     axes[0].set_title("Open-weight vs closed models")
-    org = band(frame, scope, scope_id, "share_origin")
-    last = org[org["date"] == org["date"].max()].sort_values("q50", ascending=False)
-    draw_bands(axes[1], org, order=list(last["key"]))
+    draw_bands(axes[1], band(frame, scope, scope_id, "share_origin"))
     axes[1].set_title("By origin of the model")
     for ax in axes:
         share_axis(ax, "adoption")
@@ -41,7 +76,7 @@ def adoption_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str 
         policy_marks(ax, manifest.get("policies", []), label=True)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, frameon=False, fontsize=9)
     axes[1].set_ylabel("")
-    where = "world" if scope == "world" else f"{scope} {scope_id}"
+    where = "world" if scope == "world" else scope_title(scope, scope_id, manifest)
     fig.suptitle(f"{manifest.get('scenario', '')}: AI model adoption, {where}\n"
                  f"median of {n_rep} replicate{'s' if n_rep != 1 else ''}, shaded band 10–90%; "
                  "dotted lines: policy starts (numbered, named below)", fontsize=11)
@@ -50,7 +85,8 @@ def adoption_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str 
 
 def metric_figure(frame: pd.DataFrame, manifest: dict, path: Path, metric: str, by: str = "world",
                   scope_ids: list[str] | None = None, max_panels: int = 12) -> Path:
-    """One metric, one panel per scope (small multiples for regions or nations)."""
+    """One metric, one panel per scope (small multiples for regions or nations); the legend
+    (display names) sits beside the panels."""
     sel = frame[(frame["scope"] == by) & (frame["metric"] == metric)]
     ids = [str(s) for s in pd.unique(sel["scope_id"])]
     if scope_ids:
@@ -59,13 +95,13 @@ def metric_figure(frame: pd.DataFrame, manifest: dict, path: Path, metric: str, 
     n = max(len(ids), 1)
     cols = min(n, 3 if n > 4 else n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows + 0.8), squeeze=False,
-                             sharex=True, sharey=metric in SHARE_METRICS, constrained_layout=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols + 1.8, 3.4 * rows + 0.8), squeeze=False,
+                             sharex=True, sharey=metric in SHARE_METRICS, layout="constrained")
+    names = key_labels(frame, metric, manifest)
     handles = {}
     for ax, sid in zip(axes.flat, ids):
-        b = band(frame, by, sid, metric)
-        draw_bands(ax, b)
-        ax.set_title(sid, fontsize=10)
+        draw_bands(ax, band(frame, by, sid, metric), labels=names)
+        ax.set_title(scope_title(by, sid, manifest), fontsize=10)
         share_axis(ax, metric)
         date_axis(ax)
         policy_marks(ax, manifest.get("policies", []), label=False)
@@ -73,12 +109,12 @@ def metric_figure(frame: pd.DataFrame, manifest: dict, path: Path, metric: str, 
             handles.setdefault(lab, h)
     for ax in list(axes.flat)[len(ids):]:
         ax.set_visible(False)
+    show_dates_above_gaps(axes)
     if handles:
-        fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center",
-                   ncol=min(len(handles), 6), frameon=False, fontsize=9)
-    n_rep = int(frame["replicate"].nunique())
-    fig.suptitle(f"{manifest.get('scenario', '')}: {metric} by {by}\n"
-                 f"median of {n_rep} replicate{'s' if n_rep != 1 else ''}, shaded band 10–90%", fontsize=11)
+        side_legend(fig, list(handles.values()), list(handles.keys()))
+    where = "world" if by == "world" else f"by {by}"
+    fig.suptitle(f"{manifest.get('scenario', '')}: {metric}, {where}\n"
+                 f"{replicates_note(frame)}, shaded band 10–90%", fontsize=11)
     return save_figure(fig, path)
 
 
@@ -101,23 +137,28 @@ def regions_figure(frame: pd.DataFrame, manifest: dict, path: Path, metric: str 
 
 def vendors_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str = "world",
                    scope_id: str = "world") -> Path:
-    """Stacked shares of all developers by vendor (median across replicates), non-adopters on top."""
-    med = median_table(frame, scope, "share_vendor")
-    med = med[med["scope_id"] == scope_id].pivot(index="date", columns="key", values="value").fillna(0.0)
-    order = list(med.iloc[-1].sort_values(ascending=False).index)
+    """Stacked shares of all developers by vendor — **means** across replicates, which add up
+    (medians of parts need not sum to the median of the whole) — non-adopters on top."""
+    sel = frame[(frame["scope"] == scope) & (frame["scope_id"] == scope_id) & (frame["metric"] == "share_vendor")]
+    mean = sel.groupby(["date", "key"], observed=True)["value"].mean().unstack("key").fillna(0.0)
+    mean.columns = mean.columns.astype(str)
+    order = list(mean.iloc[-1].sort_values(ascending=False).index)
+    names = key_labels(frame, "share_vendor", manifest)
     fig, ax = plt.subplots(figsize=(10, 5.6), layout="constrained")
-    ax.stackplot(med.index, [med[k] for k in order], labels=order, colors=[colour(k) for k in order],
-                 alpha=0.9, linewidth=0.3, edgecolor="white")
-    ax.fill_between(med.index, med[order].sum(axis=1), 1.0, color="#dddddd", label="no model yet", linewidth=0)
+    ax.stackplot(mean.index, [mean[k] for k in order], labels=[names.get(k, k) for k in order],
+                 colors=[colour(k) for k in order], alpha=0.9, linewidth=0.3, edgecolor="white")
+    ax.fill_between(mean.index, mean[order].sum(axis=1).clip(upper=1.0), 1.0, color="#dddddd",
+                    label="no model yet", linewidth=0)
     share_axis(ax, "share_vendor")
     date_axis(ax)
-    ax.set_xlim(med.index.min(), med.index.max())
+    ax.set_xlim(mean.index.min(), mean.index.max())
     policy_marks(ax, manifest.get("policies", []), label=False)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=9, title="vendor",
-              reverse=True)
-    where = "world" if scope == "world" else f"{scope} {scope_id}"
+    handles, labels = ax.get_legend_handles_labels()
+    side_legend(ax, handles[::-1], labels[::-1], title="vendor")
+    where = "world" if scope == "world" else scope_title(scope, scope_id, manifest)
+    n = int(frame["replicate"].nunique())
     ax.set_title(f"{manifest.get('scenario', '')}: share of developers by vendor, {where}\n"
-                 f"{replicates_note(frame)} (stacked; dotted lines: policy starts)", fontsize=11)
+                 f"mean of {n} replicate{'s' if n != 1 else ''} (stacked); dotted lines: policy starts", fontsize=11)
     return save_figure(fig, path)
 
 
@@ -137,7 +178,7 @@ def heatmap_figure(frame: pd.DataFrame, manifest: dict, path: Path, date: str | 
     fig, ax = plt.subplots(figsize=(3.2 + 1.0 * len(origins), 1.6 + 0.22 * len(m)), layout="constrained")
     im = ax.imshow(m.to_numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1)
     ax.set_xticks(range(len(origins)), [f"{o}" for o in origins])
-    ax.set_yticks(range(len(m)), list(m.index), fontsize=8)
+    ax.set_yticks(range(len(m)), [short_name(label(n, manifest, "nation")) for n in m.index], fontsize=8)
     for i in range(len(m)):
         for j in range(len(origins)):
             v = m.iat[i, j]
@@ -155,25 +196,29 @@ def heatmap_figure(frame: pd.DataFrame, manifest: dict, path: Path, date: str | 
 def dependency_figure(frame: pd.DataFrame, manifest: dict, path: Path,
                       nations: tuple[str, ...] = REPORT_NATIONS) -> Path:
     """Critical dependency over time: share of government and health developers on a foreign
-    origin's models, world and selected nations, median with 10–90% band."""
+    origin's models — small multiples, the world and each selected nation in its own panel
+    (median with 10–90% band), so a nation at 0 stays visible."""
     known = set(map(str, frame.loc[frame["scope"] == "nation", "scope_id"].unique()))
-    ids = [n for n in nations if n in known]
-    fig, ax = plt.subplots(figsize=(10, 5.4), layout="constrained")
-    parts = []
-    for sid, scope in [("world", "world")] + [(n, "nation") for n in ids]:
+    scopes = [("world", "world")] + [("nation", n) for n in nations if n in known]
+    cols = min(len(scopes), 4)
+    rows = -(-len(scopes) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows + 0.9), squeeze=False, sharex=True,
+                             sharey=True, layout="constrained")
+    for ax, (scope, sid) in zip(axes.flat, scopes):
         b = band(frame, scope, sid, "critical_dependency")
-        b["key"] = sid
-        parts.append(b)
-    draw_bands(ax, pd.concat(parts), labels={"world": "world"}, order=["world"] + ids)
-    for line in ax.get_lines():
-        if line.get_label() == "world":
-            line.set(color="black", linewidth=2.6)
-    share_axis(ax, "critical_dependency")
-    ax.set_ylabel("critical developers on foreign models")
-    date_axis(ax)
-    policy_marks(ax, manifest.get("policies", []), label=False)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=9, title="scope")
-    ax.set_title(f"{manifest.get('scenario', '')}: critical dependency (government and health developers "
+        ax.fill_between(b["date"], b["q10"], b["q90"], color="#444444", alpha=0.18, linewidth=0)
+        ax.plot(b["date"], b["q50"], color="black" if scope == "world" else colour(sid), linewidth=2.0)
+        ax.set_title(scope_title(scope, sid, manifest), fontsize=10)
+        share_axis(ax, "critical_dependency")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("")
+        date_axis(ax)
+        policy_marks(ax, manifest.get("policies", []), label=False)
+    for ax in list(axes.flat)[len(scopes):]:
+        ax.set_visible(False)
+    show_dates_above_gaps(axes)
+    fig.supylabel("critical developers on foreign models", fontsize=10)
+    fig.suptitle(f"{manifest.get('scenario', '')}: critical dependency (government and health developers "
                  f"using a foreign origin's models)\n{replicates_note(frame)}, shaded band 10–90%; "
                  "dotted lines: policy starts", fontsize=10)
     return save_figure(fig, path)

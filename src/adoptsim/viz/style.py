@@ -4,6 +4,7 @@ axes, policy markers with a footnote naming them, median-and-band lines, saving.
 from __future__ import annotations
 
 import hashlib
+import re
 import textwrap
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt  # the Agg backend is chosen in adoptsim/viz/__init__.py
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 FIXED_COLOURS = {
     # licences and totals
@@ -39,6 +40,34 @@ def colour(key: str) -> str:
         return FIXED_COLOURS[key]
     h = int(hashlib.sha256(key.encode()).hexdigest(), 16)
     return PALETTE[h % len(PALETTE)]
+
+
+def label(key: str, manifest: dict | None, kind: str) -> str:
+    """The display name of an id: ``manifest["labels"][kind][key]`` (nation, vendor, product or
+    policy names recorded by the run), else the id itself."""
+    names = ((manifest or {}).get("labels") or {}).get(kind) or {}
+    return str(names.get(key, key))
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a label: letters, digits, ``-`` and ``_`` only (no spaces)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_") or "x"
+
+
+def points_axis(ax) -> None:
+    """Differences of shares on the y axis, in percentage points (``+2.5 pp``)."""
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:+.1f} pp" if v else "0"))
+
+
+def side_legend(fig_or_ax, handles, labels, title: str | None = None, max_rows: int = 16) -> None:
+    """A legend beside the plot (never cut off at the bottom): one column up to ``max_rows``
+    entries, more columns beyond."""
+    ncol = max(1, -(-len(labels) // max_rows))
+    kwargs = dict(frameon=False, fontsize=8.5, title=title, ncol=ncol)
+    if hasattr(fig_or_ax, "add_subplot"):  # a figure with constrained layout
+        fig_or_ax.legend(handles, labels, loc="outside right center", **kwargs)
+    else:
+        fig_or_ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), **kwargs)
 
 
 def is_share(metric: str) -> bool:
@@ -86,8 +115,11 @@ def policy_marks(ax, policies: list[dict], label: bool) -> None:
 
 
 def policy_lines(policies: list[dict], width: int = 185) -> list[str]:
-    """The footnote naming the numbered policy starts, wrapped into lines."""
-    items = [f"{num}\u00a0{month}: {', '.join(names)}" for num, month, names in policy_groups(policies)]
+    """The footnote naming the numbered policy starts (by their display names, ``label`` in the
+    manifest, else their ids), wrapped into lines."""
+    shown = {p["name"]: p.get("label") or p["name"] for p in policies}
+    items = [f"{num}\u00a0{month}: {', '.join(shown.get(n, n) for n in names)}"
+             for num, month, names in policy_groups(policies)]
     if not items:
         return []
     return textwrap.wrap("Policy starts: " + "; ".join(items), width=width, subsequent_indent="  ",
@@ -120,8 +152,13 @@ def note_figure(ncols: int, width: float, height: float, policies: list[dict]):
 
 
 def draw_bands(ax, b: pd.DataFrame, labels: dict[str, str] | None = None, order: list[str] | None = None) -> None:
-    """Per key of a band table (date, key, q10, q50, q90): the median line and a shaded 10–90% band."""
-    keys = order or sorted(b["key"].unique())
+    """Per key of a band table (date, key, q10, q50, q90): the median line and a shaded 10–90% band.
+    Keys are drawn in ``order`` (default: by their last median, largest first, so legends list
+    them as the lines stack up)."""
+    if order is None:
+        last = b[b["date"] == b["date"].max()].sort_values(["q50", "key"], ascending=[False, True])
+        order = list(dict.fromkeys(list(last["key"]) + sorted(b["key"].unique())))
+    keys = order
     for key in keys:
         k = b[b["key"] == key]
         if k.empty:

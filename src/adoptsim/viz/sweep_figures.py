@@ -18,7 +18,7 @@ from matplotlib.ticker import PercentFormatter
 
 from ..analysis.bands import quantile_table
 from ..io.sweep_folder import SweepResults
-from .style import date_axis, is_share, percent_axis, policy_marks, save_figure, share_axis
+from .style import date_axis, is_share, percent_axis, policy_marks, save_figure, share_axis, slug
 
 def sweep_values(endpoints: pd.DataFrame, metric: str, scope: str, scope_id: str, key: str,
                   date: str | None = None) -> pd.DataFrame:
@@ -98,8 +98,11 @@ def sweep_heatmap_figure(sw: SweepResults, path: Path, metric: str, fx: str, fy:
         index=range(len(ly)), columns=range(len(lx)))
     fig, ax = plt.subplots(figsize=(7.5, 5.6), layout="constrained")
     shares = is_share(metric)
-    im = ax.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis",
-                   vmin=0 if shares else None, vmax=1 if shares else None)
+    values = grid.to_numpy(dtype=float)
+    lo, hi = (float(np.nanmin(values)), float(np.nanmax(values))) if np.isfinite(values).any() else (0.0, 1.0)
+    if hi <= lo:  # one value everywhere: a neutral range around it
+        lo, hi = lo - 0.5 * abs(lo or 1.0), hi + 0.5 * abs(hi or 1.0)
+    im = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis", vmin=lo, vmax=hi)  # the data's range
     ax.set_xticks(range(len(lx)), lx, rotation=45 if len(lx) > 6 else 0)
     ax.set_yticks(range(len(ly)), ly)
     ax.set_xlabel(fx)
@@ -107,7 +110,7 @@ def sweep_heatmap_figure(sw: SweepResults, path: Path, metric: str, fx: str, fy:
     if grid.size <= 100:
         for (i, j), v in pd.DataFrame(grid.to_numpy()).stack().items():
             ax.text(j, i, f"{v:.0%}" if shares else f"{v:.3g}", ha="center", va="center", fontsize=8,
-                    color="white" if (v < 0.5 if shares else False) else "black")
+                    color="white" if v < lo + 0.5 * (hi - lo) else "black")
     cb = fig.colorbar(im, ax=ax)
     cb.set_label(f"median {metric}" + (f" [{key}]" if key else ""))
     if shares:
@@ -175,7 +178,7 @@ def draw_sweep_plots(sw: SweepResults, folder: Path, metric: str, by: str = "wor
     folder = Path(folder)
     paths = []
     for sid, k in outcomes or [("world", "")]:
-        tag = f"{metric}" + (f"_{k}" if k else "") + ("" if by == "world" else f"_{sid}")
+        tag = slug(f"{metric}" + (f"_{k}" if k else "") + ("" if by == "world" else f"_{sid}"))
         when = f"_{date}" if date else ""
         for f in factors:
             paths.append(sweep_factor_figure(sw, folder / f"{tag}{when}_vs_{f}.png", metric, f, by, sid, k, date))

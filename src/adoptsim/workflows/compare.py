@@ -19,6 +19,7 @@ from ..io.manifest import build_manifest, write_manifest
 from ..io.run_folder import Results, load_results
 from ..io.tables import FORMATS, write_table
 from ..viz.compare_figures import compare_figure
+from ..viz.style import slug
 from .checks import check_metric, known_scope_ids
 
 PAIRING = ("paired: replicate r minus reference replicate r (same manifest seed and replicate ids); "
@@ -51,7 +52,7 @@ def compare_pair(base_dir: str | Path, alt_dir: str | Path, metric: str = "share
     items = [(lab, r.frame, r.manifest) for lab, r in zip(result_labels(paths), loaded)]
     check_comparable(items, by, scope_id)
     curves, diffs = compare_results(items, metric, by, scope_id)
-    name = f"compare_{paths[0].name}_{metric}" + ("" if by == "world" else f"_{scope_id}")
+    name = slug(f"compare_{paths[0].name}_{metric}" + ("" if by == "world" else f"_{scope_id}"))
     path = Path(out) if out is not None else paths[1] / "plots" / f"{name}.{fmt}"
     return compare_figure(curves, diffs, path, metric, where_label(by, scope_id), merged_policies(loaded))
 

@@ -11,6 +11,7 @@ from ..io.run_folder import load_results
 from ..io.sweep_folder import SweepResults, is_sweep_folder, load_sweep
 from ..viz.run_figures import FIGURES, adoption_figure, draw_figure, metric_figure
 from ..viz.sweep_figures import draw_sweep_plots
+from ..viz.style import slug
 from .checks import check_metric, check_month, check_scope_ids
 from .compare import compare_pair
 
@@ -41,7 +42,7 @@ def plot(results: str | Path, metric: str | None = None, by: str = "world", scop
         return [adoption_figure(res.frame, res.manifest, folder / "adoption.png")]
     check_metric(metric)
     check_scope_ids(res.frame, by, scope or [], results)
-    name = f"{metric}_{by}" + ("_" + "_".join(scope) if scope else "")
+    name = slug(f"{metric}_{by}" + ("_" + "_".join(scope) if scope else ""))
     return [metric_figure(res.frame, res.manifest, folder / f"{name}.png", metric, by, scope)]
 
 
