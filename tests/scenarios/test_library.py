@@ -1,6 +1,13 @@
 """The scenario library: every scenario extends the baseline, states its question, and moves the
-metrics it is about in the direction it claims (median of replicates against the baseline run
-with the same seeds, so common random numbers make the policy's effect visible)."""
+metrics it is about in the direction it claims, by more than the noise.
+
+Each claim compares a scenario with the baseline run with the same seeds (6 replicates, common
+random numbers), replicate by replicate: the paired difference d_r = scenario_r - baseline_r. A
+claim holds when its median is on the claimed side by more than both three standard deviations
+of the paired differences (the noise of the effect) and a stated minimum size. Vendor metrics
+(compute, efficiency, capability, open lag) do not depend on adoption, so their paired sd is 0
+and only the minimum size applies. The comment on each claim gives the measured effect and
+noise (re-measured after merging issues 11 and 12; docs/model.md, "Scenario library")."""
 
 from __future__ import annotations
 
@@ -18,43 +25,86 @@ LIBRARY = ("chip_ban_tightening", "chip_ban_lifted", "diffusion_rule_restored", 
            "digital_silk_road", "trust_shock", "deepseek_shock", "meta_closes_llama", "sovereign_ai",
            "retaliation_escalation")
 REPLICATES = 6
+NOISE_SDS = 3.0
 CN_VENDORS = ["deepseek", "qwen", "kimi", "glm", "minimax", "hunyuan"]
+US_CLOSED = ["openai", "google", "anthropic"]
 GLOBAL_SOUTH = ["Sub-Saharan Africa", "Latin America", "Southeast Asia", "South Asia", "Middle East and North Africa"]
+W = ("world", ["world"])
 
-# (scenario, scope, scope ids, metric, keys summed, date, direction: +1 higher than baseline, -1 lower)
+# (scenario, scope, scope ids, metric, keys summed, date, direction (+1 higher than the baseline,
+#  -1 lower), minimum size of the median paired difference). Metric "capability_gap": the best
+#  closed capability minus the best capability among the keys (a world vendor quantity).
 CLAIMS = [
-    ("chip_ban_tightening", "world", ["world"], "compute", CN_VENDORS, "2028-12", -1),
-    ("chip_ban_tightening", "world", ["world"], "efficiency", CN_VENDORS, "2028-12", +1),
-    ("chip_ban_tightening", "world", ["world"], "capability", CN_VENDORS, "2030-12", -1),
-    ("chip_ban_tightening", "world", ["world"], "open_lag_months", [""], "2030-12", +1),
-    ("chip_ban_lifted", "world", ["world"], "compute", CN_VENDORS, "2028-12", +1),
-    ("chip_ban_lifted", "world", ["world"], "efficiency", CN_VENDORS, "2028-12", -1),
-    ("diffusion_rule_restored", "world", ["world"], "compute", CN_VENDORS, "2028-12", -1),
-    ("us_open_source_push", "world", ["world"], "share_vendor", ["llama", "gpt_oss"], "2028-12", +1),
-    ("us_open_source_push", "region", GLOBAL_SOUTH, "share_origin", ["CN"], "2028-12", -1),
-    ("digital_silk_road", "region", GLOBAL_SOUTH, "share_host", ["CN"], "2028-12", +1),
-    ("digital_silk_road", "region", GLOBAL_SOUTH, "share_host", ["self"], "2028-12", -1),
-    ("trust_shock", "world", ["world"], "share_origin", ["CN"], "2027-06", -1),
-    ("deepseek_shock", "world", ["world"], "share_vendor", ["deepseek"], "2027-12", +1),
-    ("deepseek_shock", "world", ["world"], "share_license", ["closed"], "2027-12", -1),
-    ("meta_closes_llama", "world", ["world"], "share_license", ["open"], "2027-12", -1),
-    ("meta_closes_llama", "world", ["world"], "share_vendor", ["llama"], "2027-12", -1),
-    ("sovereign_ai", "nation", ["EU"], "share_origin", ["EU"], "2030-12", +1),
-    ("sovereign_ai", "nation", ["IN"], "share_origin", ["IN"], "2028-12", +1),
-    ("sovereign_ai", "nation", ["EU", "IN"], "critical_dependency", [""], "2028-12", -1),
-    ("retaliation_escalation", "world", ["world"], "compute", ["openai", "google", "anthropic"], "2028-12", -1),
-    ("retaliation_escalation", "world", ["world"], "capability", ["openai", "google", "anthropic"], "2028-12", -1),
+    # compute summed over Chinese labs 640 -> 388 (-39%), deterministic
+    ("chip_ban_tightening", *W, "compute", CN_VENDORS, "2028-12", -1, 100.0),
+    # efficiency summed 15,970 -> 20,660 (+29%), deterministic
+    ("chip_ban_tightening", *W, "efficiency", CN_VENDORS, "2028-12", +1, 2000.0),
+    # capability summed over the six labs -2.4 points (-0.4 each), deterministic
+    ("chip_ban_tightening", *W, "capability", CN_VENDORS, "2030-12", -1, 1.0),
+    # best closed minus best Chinese lab 4.66 -> 6.37 points (+1.71), deterministic. (The open lag
+    # is not claimed: the best open model in 2030 may be Llama, and the lag falls 5.31 -> 5.20.)
+    ("chip_ban_tightening", *W, "capability_gap", CN_VENDORS, "2030-12", +1, 0.8),
+    # Chinese world share 0.277 -> 0.237: paired -0.038, sd 0.009
+    ("chip_ban_tightening", *W, "share_origin", ["CN"], "2030-12", -1, 0.01),
+    # compute x2.44 (640 -> 1,560), deterministic
+    ("chip_ban_lifted", *W, "compute", CN_VENDORS, "2028-12", +1, 300.0),
+    # efficiency -64%, deterministic
+    ("chip_ban_lifted", *W, "efficiency", CN_VENDORS, "2028-12", -1, 5000.0),
+    # open lag 5.31 -> 4.05 months, deterministic
+    ("chip_ban_lifted", *W, "open_lag_months", [""], "2030-12", -1, 0.5),
+    # Chinese world share 0.277 -> 0.368: paired +0.087, sd 0.011
+    ("chip_ban_lifted", *W, "share_origin", ["CN"], "2030-12", +1, 0.03),
+    # compute -4.7% (640 -> 610), deterministic
+    ("diffusion_rule_restored", *W, "compute", CN_VENDORS, "2028-12", -1, 10.0),
+    # self-hosted share of the world 0.053 -> 0.026: paired -0.029, sd 0.008 (tier-2 chips dearer)
+    ("diffusion_rule_restored", *W, "share_host", ["self"], "2028-12", -1, 0.01),
+    # Llama + gpt-oss 0.374 -> 0.578: paired +0.226, sd 0.047
+    ("us_open_source_push", *W, "share_vendor", ["llama", "gpt_oss"], "2028-12", +1, 0.05),
+    # Chinese share in the Global South 0.166 -> 0.123: paired -0.045, sd 0.010
+    ("us_open_source_push", "region", GLOBAL_SOUTH, "share_origin", ["CN"], "2028-12", -1, 0.015),
+    # Chinese clouds' hosting share 0 -> 0.51: paired +0.51, sd 0.037
+    ("digital_silk_road", "region", GLOBAL_SOUTH, "share_host", ["CN"], "2028-12", +1, 0.2),
+    # US clouds 0.89 -> 0.49: paired -0.42, sd 0.051
+    ("digital_silk_road", "region", GLOBAL_SOUTH, "share_host", ["US"], "2028-12", -1, 0.2),
+    # self-hosting 0.109 -> 0: paired -0.109, sd 0.033
+    ("digital_silk_road", "region", GLOBAL_SOUTH, "share_host", ["self"], "2028-12", -1, 0.05),
+    # Chinese world share 0.285 -> 0.236: paired -0.052, sd 0.009
+    ("trust_shock", *W, "share_origin", ["CN"], "2027-06", -1, 0.02),
+    # DeepSeek 0.271 -> 0.298: paired +0.023, sd 0.006
+    ("deepseek_shock", *W, "share_vendor", ["deepseek"], "2027-12", +1, 0.01),
+    # US models 0.716 -> 0.688: paired -0.025, sd 0.004. (The closed share, -0.028 with sd 0.029,
+    # is not robust and not claimed.)
+    ("deepseek_shock", *W, "share_origin", ["US"], "2027-12", -1, 0.01),
+    # open share 0.562 -> 0.316: paired -0.234, sd 0.044 (also test_meta_closing_...)
+    ("meta_closes_llama", *W, "share_license", ["open"], "2027-12", -1, 0.1),
+    # Llama 0.273 -> 0.031: paired -0.199, sd 0.055
+    ("meta_closes_llama", *W, "share_vendor", ["llama"], "2027-12", -1, 0.1),
+    # the Indian model's share of India 0 -> 0.36: paired +0.36, sd 0.06
+    ("sovereign_ai", "nation", ["IN"], "share_origin", ["IN"], "2028-12", +1, 0.1),
+    # critical dependency, EU and India averaged, 1.0 -> 0.62: paired -0.34, sd 0.081
+    ("sovereign_ai", "nation", ["EU", "IN"], "critical_dependency", [""], "2028-12", -1, 0.1),
+    # US labs' compute -28% (2,284 -> 1,646), deterministic
+    ("retaliation_escalation", *W, "compute", US_CLOSED, "2028-12", -1, 200.0),
+    # US labs' capability summed -3.05 points (-1 each), deterministic
+    ("retaliation_escalation", *W, "capability", US_CLOSED, "2028-12", -1, 1.0),
+    # Chinese world share 0.277 -> 0.296: paired +0.021, sd 0.003 (no decoupling)
+    ("retaliation_escalation", *W, "share_origin", ["CN"], "2028-12", +1, 0.01),
 ]
 
 
-def _median(frame: pd.DataFrame, scope: str, ids: list[str], metric: str, keys: list[str], date: str) -> float:
-    """Median across replicates of the metric summed over keys and averaged over scope ids."""
+def _per_replicate_claim(frame: pd.DataFrame, scope: str, ids: list[str], metric: str, keys: list[str],
+                         date: str) -> pd.Series:
+    """Per replicate: the metric summed over keys and averaged over scope ids (0 if absent)."""
+    when = pd.Timestamp(date + "-01")
+    if metric == "capability_gap":
+        cap = frame[(frame["scope"] == "world") & (frame["metric"] == "capability") & (frame["date"] == when)]
+        per = cap.pivot_table(index="replicate", columns="key", values="value", observed=True)
+        return per[US_CLOSED].max(axis=1) - per[keys].max(axis=1)
     sel = frame[(frame["scope"] == scope) & frame["scope_id"].isin(ids) & (frame["metric"] == metric)
-                & frame["key"].isin(keys) & (frame["date"] == pd.Timestamp(date + "-01"))]
+                & frame["key"].isin(keys) & (frame["date"] == when)]
     if sel.empty:  # e.g. an origin that has no vendor in the baseline: a share of 0
-        return 0.0
-    per_rep = sel.groupby(["replicate", "scope_id"], observed=True)["value"].sum().groupby("replicate").mean()
-    return float(per_rep.median())
+        return pd.Series(0.0, index=sorted(frame["replicate"].unique()))
+    return sel.groupby(["replicate", "scope_id"], observed=True)["value"].sum().groupby("replicate").mean()
 
 
 @pytest.fixture(scope="module")
@@ -77,20 +127,30 @@ def _per_replicate(frame: pd.DataFrame, metric: str, key: str, date: str) -> pd.
 
 def test_meta_closing_its_next_model_moves_more_than_replicate_noise(runs):
     """Meta closes its next frontier model (2026-04), the last open Llama stays: by 2027-12 the
-    world open-weight share falls by about 0.32 (6 replicates; paired sd 0.03) while the
-    baseline's own replicate sd is about 0.02; the Chinese share rises by about 0.06 (paired sd
-    0.007, replicate sd 0.025). The open-share effect must exceed 3 replicate sds of the baseline
-    (it is ~17); the Chinese-share effect 3 sds of the paired differences (it is ~9)."""
+    world open-weight share falls from 0.562 to 0.316 (6 replicates; paired difference -0.234,
+    paired sd 0.044) while the baseline's own replicate sd is 0.049: the effect must exceed 3
+    replicate sds of the baseline (it is ~4.8). The Chinese share rises by only 0.014 (paired sd
+    0.008, one replicate slightly negative): not robust, no longer asserted."""
     base, alt = runs("baseline"), runs("meta_closes_llama")
     b, a = _per_replicate(base, "share_license", "open", "2027-12"), _per_replicate(alt, "share_license", "open", "2027-12")
     effect = float((a - b).median())
     assert -effect > 3 * float(b.std(ddof=1)), (effect, float(b.std(ddof=1)))
-    b, a = _per_replicate(base, "share_origin", "CN", "2027-12"), _per_replicate(alt, "share_origin", "CN", "2027-12")
-    d = a - b
-    assert float(d.median()) > 3 * float(d.std(ddof=1)), (float(d.median()), float(d.std(ddof=1)))
     # the released weights stay: Llama's frozen open product is on the market and priced
     price = alt[(alt["metric"] == "price") & (alt["key"] == "llama.open_release")]
     assert (price["value"] > 0).all()
+
+
+def test_sovereign_ai_wins_eu_developers_in_every_replicate(runs):
+    """EU models' share of EU developers in 2030-12: 0.01 -> 0.33 (median). The paired difference
+    is positive in every replicate (+0.25..+0.56, median +0.31) but varies so much (paired sd 0.12)
+    that it misses the 3-sd rule of the claims (2.7 sds); asserted instead: the smallest paired
+    difference exceeds 3 baseline replicate sds (0.018). In 2028-12 the effect is small and not
+    robust (+0.05, paired sd 0.04), and the Indian model's share of EU developers is below
+    Mistral's in 4 of 6 replicates only (medians 0.03 vs 0.07): neither is asserted."""
+    base, alt = runs("baseline"), runs("sovereign_ai")
+    b = _per_replicate_claim(base, "nation", ["EU"], "share_origin", ["EU"], "2030-12")
+    a = _per_replicate_claim(alt, "nation", ["EU"], "share_origin", ["EU"], "2030-12")
+    assert float((a - b).min()) > 3 * float(b.std(ddof=1)), ((a - b).tolist(), float(b.std(ddof=1)))
 
 
 @pytest.mark.parametrize("name", LIBRARY)
@@ -110,12 +170,17 @@ def test_every_library_scenario_has_a_claim():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("claim", CLAIMS, ids=[f"{c[0]}:{c[3]}:{'+'.join(c[4]) or 'all'}" for c in CLAIMS])
+@pytest.mark.parametrize("claim", CLAIMS, ids=[f"{c[0]}:{c[3]}:{'+'.join(c[4]) or 'all'}:{c[5]}" for c in CLAIMS])
 def test_scenario_moves_its_metrics(runs, claim):
-    name, scope, ids, metric, keys, date, sign = claim
-    base = _median(runs("baseline"), scope, ids, metric, keys, date)
-    alt = _median(runs(name), scope, ids, metric, keys, date)
-    assert sign * (alt - base) > 0, f"{name}: {metric} {keys} in {ids} at {date}: baseline {base:.4g}, scenario {alt:.4g}"
+    name, scope, ids, metric, keys, date, sign, minimum = claim
+    b = _per_replicate_claim(runs("baseline"), scope, ids, metric, keys, date)
+    a = _per_replicate_claim(runs(name), scope, ids, metric, keys, date)
+    d = (a - b).dropna()
+    assert len(d) == REPLICATES
+    effect, noise = sign * float(d.median()), float(d.std(ddof=1))
+    assert effect > max(minimum, NOISE_SDS * noise), (
+        f"{name}: {metric} {keys} in {ids} at {date}: baseline {b.median():.4g}, scenario {a.median():.4g}, "
+        f"paired median {sign * effect:+.4g}, paired sd {noise:.3g} (needs > {max(minimum, NOISE_SDS * noise):.3g})")
 
 
 def test_figures_and_compare_from_the_cli(tmp_path, capsys):
