@@ -44,6 +44,7 @@ from ..io.manifest import build_manifest, now, policy_list, read_manifest, write
 from ..io.sweep_folder import read_index
 from ..io.tables import write_table
 from .endpoints import collect_endpoints, runs_table, summarise_endpoints
+from .loader import portable_text
 from .executors import InlineExecutor, dask_executor, process_pool, shutdown
 from .spec import Experiment
 
@@ -163,7 +164,7 @@ def start_folder(out: Path, exp: Experiment, manifest: dict) -> None:
     keep the original creation time and record the resumption in ``manifest``."""
     if not (out / "manifest.json").exists():
         write_manifest(out, manifest)
-        atomic_write_text(out / "experiment.toml", exp.text)
+        atomic_write_text(out / "experiment.toml", portable_text(exp))
         atomic_write_text(out / "scenario.resolved.toml", exp.base.to_toml())
     else:
         manifest["created"] = (read_manifest(out) or {}).get("created", manifest["created"])
@@ -272,7 +273,7 @@ def finish_folder(exp: Experiment, out: Path, runs: list[RunSpec], manifest: dic
 
 
 def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler: str | None = None,
-              resume: bool = False, progress: bool | None = None, command: str | None = None) -> SweepReport:
+              resume: bool = False, progress=None, command: str | None = None) -> SweepReport:
     """Run (or resume) an experiment into the sweep folder ``out``; see the module docstring."""
     out = Path(out)
     runs = plan_runs(exp)
@@ -295,9 +296,12 @@ def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler:
         kind = f"dask {scheduler}"
     else:
         n_workers, executor, kind = local_executor(workers, len(todo))
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len({r.key for r in runs}), initial=skipped, desc=exp.name, unit="run", disable=not show,
-               dynamic_ncols=True)
+    total = len({r.key for r in runs})
+    if callable(progress):  # a factory (total, desc, unit, initial) -> bar, e.g. the CLI's log lines off a terminal
+        bar = progress(total, exp.name, "run", skipped)
+    else:
+        show = sys.stderr.isatty() if progress is None else progress
+        bar = tqdm(total=total, initial=skipped, desc=exp.name, unit="run", disable=not show, dynamic_ncols=True)
     rec = _Recorder(exp, out, bar, skipped)
     try:
         for r in runs:

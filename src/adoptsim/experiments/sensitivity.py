@@ -211,7 +211,7 @@ def prepare(experiment: str | Path | Experiment, by: str | tuple[str, ...]) -> t
     by = (by,) if isinstance(by, str) else tuple(by)
     for b in by:
         if b not in SCOPES:
-            raise AdoptsimError(f"--by: expected one of {', '.join(SCOPES)}, got {b!r}")
+            raise AdoptsimError(f"--level: expected one of {', '.join(SCOPES)}, got {b!r}")
     if method not in ("sobol", "oat"):
         raise AdoptsimError(f"{exp.file}: design.method: sensitivity needs method 'sobol' (Sobol' indices) or "
                             f"'oat' (tornado), got {method!r}")
