@@ -86,19 +86,21 @@ def test_compare_command_writes_tables_figure_manifest(world_pair, tmp_path, cap
     assert (out / "compare.png").stat().st_size > 20_000
     # one region, one key, CSV tables
     out2 = tmp_path / "cmp2"
-    assert main(["compare", w, s, "--out", str(out2), "--metric", "share_vendor", "--scope", "region",
-                 "--scope-id", "Latin America", "--key", "deepseek", "--format", "csv"]) == 0
+    assert main(["compare", w, s, "--out", str(out2), "--metric", "share_vendor", "--level", "region",
+                 "--scope", "Latin America", "--key", "deepseek", "--format", "csv"]) == 0
     d2 = pd.read_csv(out2 / "differences.csv")
     assert set(d2["key"]) == {"deepseek"} and d2["paired"].all()
     # the two-folder form still draws one figure into SCENARIO/plots/
     assert main(["compare", w, s]) == 0
     assert (world_pair["shock"] / "plots" / "compare_world_share_origin.png").exists()
     capsys.readouterr()
-    assert main(["compare", w, s, "--out", str(tmp_path / "bad"), "--scope", "nation", "--scope-id", "XX"]) == 2
+    assert main(["compare", w, s, "--out", str(tmp_path / "bad"), "--level", "nation", "--scope", "XX"]) == 2
     assert "no nation 'XX'" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
     assert main(["compare", w, s, "--out", str(tmp_path / "bad"), "--key", "nope"]) == 2
+    capsys.readouterr()
     assert main(["compare", w, s, "--out", str(tmp_path / "bad"), "--scope", "Latin America"]) == 2
+    assert "--level region" in capsys.readouterr().err  # an id without its level is refused, not the world
     assert not (tmp_path / "bad").exists()
 
 
@@ -185,7 +187,14 @@ def test_discover_on_a_real_sweep(small_sweep, tmp_path, capsys):
     cheaper; trust favours US models in most nations): the chosen box caps choice.trust well
     below the top of its range and is denser in hits than the whole sweep."""
     out = tmp_path / "disc"
+    # a threshold that only 1 of the 48 runs passes would give a box resting on one case: refused
     assert main(["discover", str(small_sweep), "--metric", "share_origin", "--key", "CN", "--above", "0.58",
+                 "--out", str(out)]) == 2
+    assert "1 of 48 runs meet the condition" in capsys.readouterr().err and not out.exists()
+    assert main(["discover", str(small_sweep), "--metric", "share_origin", "--key", "CN", "--above", "58",
+                 "--out", str(out)]) == 2
+    assert "did you mean 0.58?" in capsys.readouterr().err
+    assert main(["discover", str(small_sweep), "--metric", "share_origin", "--key", "CN", "--above", "0.52",
                  "--out", str(out)]) == 0
     assert "chosen box" in capsys.readouterr().out
     traj = pd.read_parquet(out / "prim_trajectory.parquet")
@@ -200,7 +209,7 @@ def test_discover_on_a_real_sweep(small_sweep, tmp_path, capsys):
     assert (out / "discovery.png").stat().st_size > 30_000
     # a date that was not summarised is read from the shards; CSV on request
     out2 = tmp_path / "disc2"
-    assert main(["discover", str(small_sweep), "--metric", "adoption", "--scope", "region", "--scope-id",
+    assert main(["discover", str(small_sweep), "--metric", "adoption", "--level", "region", "--scope",
                  "Latin America", "--date", "2026-06", "--below", "0.9", "--min-density", "0.9",
                  "--format", "csv", "--out", str(out2)]) == 0
     c2 = pd.read_csv(out2 / "cases.csv")
@@ -209,7 +218,7 @@ def test_discover_on_a_real_sweep(small_sweep, tmp_path, capsys):
     assert main(["discover", str(small_sweep), "--metric", "capability", "--above", "1", "--out",
                  str(tmp_path / "bad")]) == 2
     assert "kept only" in capsys.readouterr().err
-    assert main(["discover", str(small_sweep), "--metric", "adoption", "--scope", "nation", "--scope-id", "XX",
+    assert main(["discover", str(small_sweep), "--metric", "adoption", "--level", "nation", "--scope", "XX",
                  "--above", "0.5", "--out", str(tmp_path / "bad")]) == 2
     assert not (tmp_path / "bad").exists()
 
@@ -270,14 +279,14 @@ def test_target_reports_the_ends(tmp_path, capsys):
     bottom. Both need only the two ends."""
     out = tmp_path / "hi"
     assert main(["target", str(_target_file(tmp_path, threshold=1.01)), "--workers", "1", "--out", str(out),
-                 "--format", "csv"]) == 0
+                 "--format", "csv"]) == 4  # no answer inside the range: exit 4, never a silent 0
     res = json.loads((out / "target.json").read_text())
     assert res["status"] == "not_reached" and res["value"] is None and len(res["evaluations"]) == 2
     assert "not reached at the top" in capsys.readouterr().out
     assert (out / "evaluations.csv").exists()
     out = tmp_path / "lo"
     assert main(["target", str(_target_file(tmp_path, threshold=0.99, direction="below", name="b.toml")),
-                 "--workers", "1", "--out", str(out)]) == 0
+                 "--workers", "1", "--out", str(out)]) == 4
     res = json.loads((out / "target.json").read_text())
     assert res["status"] == "reached_at_low" and res["value"] == 0.0
 
@@ -285,7 +294,8 @@ def test_target_reports_the_ends(tmp_path, capsys):
 def test_target_input_errors(tmp_path, capsys):
     good = _target_file(tmp_path).read_text()
     cases = {
-        "no_target.toml": (good.split("[target]")[0], "target: missing [target] table"),
+        "no_target.toml": (good.split("[target]")[0], "this is an experiment file, not a target experiment file: "
+                           "use adoptsim sweep"),
         "two.toml": (good.replace("[target]", '[[factors]]\npath = "choice.trust"\nrange = [0.0, 1.0]\n[target]'),
                      "factors: a target experiment needs exactly one"),
         "metric.toml": (good.replace('metric = "adoption"', 'metric = "adoptoin"'), "target.metric: unknown metric"),

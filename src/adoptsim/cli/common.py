@@ -43,10 +43,12 @@ def find_input(name: str, folders: tuple[str, ...]) -> Path:
         pool = {**bundled_names(folder), **pool}
     if name in pool:
         return pool[name]
-    hint = did_you_mean(p.stem if p.suffix == ".toml" else name, sorted({k for k in pool if "/" not in k
-                                                                         and not k.endswith(".toml")}))
-    raise AdoptsimError(f"{name}: no such file, nor a bundled {' or '.join(f[:-1] for f in folders)} of that name"
-                        f"{hint} (see 'adoptsim list')")
+    if len(p.parts) > 1:  # a path, not a name
+        raise AdoptsimError(f"{name}: file not found")
+    hint = did_you_mean(p.stem if p.suffix == ".toml" else name,
+                        sorted({k for k in pool if "/" not in k and not k.endswith(".toml")}), list_all=False)
+    kinds = " or ".join(f[:-1] if f.endswith("s") else f + " spec" for f in folders)
+    raise AdoptsimError(f"{name}: file not found, nor a bundled {kinds} of that name{hint} (see 'adoptsim list')")
 
 
 def where(args, need_id: bool, many: bool) -> tuple[str, list[str]]:

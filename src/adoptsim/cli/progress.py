@@ -45,7 +45,7 @@ class LogProgress:
         self.postfix = text
 
     def set_postfix(self, *args, **kwargs) -> None:
-        self.postfix = ", ".join(f"{k} {v}" for k, v in kwargs.items())
+        self.postfix = ", ".join(f"{k} {v}" for k, v in kwargs.items() if k != "refresh")
 
     def refresh(self) -> None:
         pass
