@@ -13,11 +13,11 @@ from .progress import make_progress, status
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
 
-def experiment_input(args, accepted: tuple[str, ...], command: str) -> Path:
+def experiment_input(args, accepted: tuple[str, ...], command: str, hint: str = "") -> Path:
     from ..workflows.kinds import expect_kind
 
     path = find_input(args.experiment, ("experiments",))
-    expect_kind(path, accepted, command)
+    expect_kind(path, accepted, command, hint)
     return path
 
 
@@ -46,7 +46,8 @@ def cmd_sensitivity(args) -> int:
     from ..io.atomic import prepare_out_dir
     from ..workflows.sensitivity import prepare_sensitivity, sensitivity
 
-    path = experiment_input(args, ("sensitivity-experiment",), "sensitivity")
+    path = experiment_input(args, ("sensitivity-experiment",), "sensitivity",
+                            "sensitivity needs [design] method 'sobol' or 'oat'")
     clear_out(args.out, args.overwrite, args.resume)
     exp = prepare_sensitivity(path, args.workers, args.scheduler)
     out = args.out or prepare_out_dir(None, Path("results") / path.stem, False)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..analysis.prim import ALPHA, MIN_MASS, box_table, choose_box, in_box, prim
@@ -53,9 +54,10 @@ def _shard_values(sw: SweepResults, ok: pd.DataFrame, metric: str, scope: str, s
     rows = []
     when = pd.Timestamp(date + "-01")
     for point, rep, rkey in ok[["point", "replicate", "run_key"]].itertuples(index=False):
+        has_key = pc.field("key").is_null() if key == "" else pc.field("key") == key  # keyless: null
         t = pq.read_table(sw.path / "runs" / f"{rkey}.parquet", columns=["date", "value"],
-                          filters=[("metric", "=", metric), ("scope", "=", scope), ("scope_id", "=", scope_id),
-                                   ("key", "=", key)]).to_pandas()
+                          filters=(pc.field("metric") == metric) & (pc.field("scope") == scope)
+                          & (pc.field("scope_id") == scope_id) & has_key).to_pandas(date_as_object=False)
         v = t.loc[pd.to_datetime(t["date"]) == when, "value"]
         if len(v):
             rows.append({"point": point, "replicate": rep, "value": float(v.iloc[0])})

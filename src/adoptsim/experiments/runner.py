@@ -42,7 +42,7 @@ from ..errors import AdoptsimError, InputError
 from ..io.atomic import atomic_write_bytes, atomic_write_text, check_out_dir
 from ..io.manifest import build_manifest, now, policy_list, read_manifest, write_manifest
 from ..io.sweep_folder import read_index
-from ..io.tables import write_table
+from ..io.tables import to_arrow, write_table
 from .endpoints import collect_endpoints, runs_table, summarise_endpoints
 from .loader import portable_text
 from .executors import InlineExecutor, dask_executor, process_pool, shutdown
@@ -50,6 +50,8 @@ from .spec import Experiment
 
 EXIT_FAILED_RUNS = 3  # the sweep finished but some runs failed
 SHARD_COLUMNS = ["step", "date", "scope", "scope_id", "metric", "key", "value"]
+#: Columns naming the run in every row of its shard (docs/outputs.md): no regex on file names.
+SHARD_IDS = ["run_key", "point", "replicate", "member"]
 
 
 # ---- runs --------------------------------------------------------------------------------
@@ -95,9 +97,11 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
             frame = tidy(model, replicate=replicate, metrics=metrics)
         finally:
             release(model)
-        table = pa.Table.from_pandas(frame[SHARD_COLUMNS], preserve_index=False)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                               b"adoptsim.run": json.dumps(meta or {}, sort_keys=True).encode()})
+        meta = meta or {}
+        ids = {"run_key": meta.get("key", ""), "point": meta.get("point", -1), "replicate": replicate,
+               "member": meta.get("member", -1)}
+        shard = frame[SHARD_COLUMNS].assign(**ids)[[*SHARD_IDS, *SHARD_COLUMNS]]
+        table = to_arrow(shard, meta)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         return {"status": "ok", "shard": sink.getvalue().to_pybytes(), "error": "",
@@ -235,7 +239,8 @@ def execute(executor: Executor, todo: list[RunSpec], exp: Experiment, n_workers:
             spec = next(it, None)
             if spec is None:
                 return
-            meta = {"key": spec.key, "point": spec.point, "replicate": spec.replicate, "seed": exp.spec.seed}
+            meta = {"key": spec.key, "point": spec.point, "replicate": spec.replicate, "seed": exp.spec.seed,
+                    "member": spec.point * exp.spec.replicates + spec.replicate}
             pending[executor.submit(run_task, spec.scenario, exp.spec.seed, spec.replicate, metrics, meta)] = spec
 
     fill()

@@ -46,7 +46,7 @@ from ..core import SCOPES
 from ..errors import AdoptsimError
 from ..io.atomic import check_out_dir
 from ..io.manifest import build_manifest, write_manifest
-from ..io.tables import write_table
+from ..io.tables import read_parquet, write_table
 from .designs import unit_points
 from .loader import load_experiment
 from .paths import is_integer_field
@@ -238,7 +238,7 @@ def run_sensitivity(experiment: str | Path | Experiment, out: str | Path, worker
     check_out_dir(out, resume, "pass --resume to continue the analysis stored there")
     out.mkdir(parents=True, exist_ok=True)
     rep = run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress)
-    summary = pd.read_parquet(out / "sweep" / "summary.parquet")
+    summary = read_parquet(out / "sweep" / "summary.parquet")
     table = sobol_table(summary, exp, by) if method == "sobol" else tornado_table(summary, exp, by)
     name = "sensitivity" if method == "sobol" else "tornado"
     write_table(table, out / name, fmt)

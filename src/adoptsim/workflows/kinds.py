@@ -77,9 +77,9 @@ def input_kind(path: str | Path) -> str:
     return file_kind(read_toml(p, str(p)))
 
 
-def expect_kind(path: str | Path, accepted: tuple[str, ...], command: str) -> str:
+def expect_kind(path: str | Path, accepted: tuple[str, ...], command: str, hint: str = "") -> str:
     """Check that ``path`` is one of the ``accepted`` kinds for ``adoptsim command``; otherwise
-    raise one line: what it is and which command takes it. Returns the kind."""
+    raise one line: what it is, which command takes it (and ``hint``). Returns the kind."""
     try:
         kind = input_kind(path)
     except InputError:
@@ -92,4 +92,4 @@ def expect_kind(path: str | Path, accepted: tuple[str, ...], command: str) -> st
     what, use = KINDS[kind]
     takes = " or ".join(KINDS[a][0] for a in accepted)
     use = use.replace("FILE", str(path)).replace("FOLDER", str(path))
-    raise AdoptsimError(f"{path}: this is {what}, not {takes}: use {use}")
+    raise AdoptsimError(f"{path}: this is {what}, not {takes}{f' ({hint})' if hint else ''}: use {use}")

@@ -16,7 +16,7 @@ from ..experiments.loader import load_experiment
 from ..experiments.runner import run_sweep
 from ..io.atomic import prepare_out_dir
 from ..io.manifest import read_manifest
-from ..io.tables import read_table
+from ..io.tables import read_parquet, read_table
 from .run import run_scenario
 
 #: Columns that record how long a run took, not what it computed: not compared.
@@ -68,13 +68,13 @@ def rerun_sweep(folder: Path, out: Path, workers: int | None, scheduler: str | N
     run_sweep(exp, out, workers=workers, scheduler=scheduler, progress=progress)
     rep = RerunReport(out)
     for name in ("runs", "endpoints", "summary"):
-        same_table(rep, name, pd.read_parquet(folder / f"{name}.parquet"), pd.read_parquet(out / f"{name}.parquet"))
+        same_table(rep, name, read_parquet(folder / f"{name}.parquet"), read_parquet(out / f"{name}.parquet"))
     old = sorted(p.name for p in (folder / "runs").glob("*.parquet"))
     if old != sorted(p.name for p in (out / "runs").glob("*.parquet")):
         rep.differences.append("runs/: the run keys differ")
         return rep
     for name in old:
-        a, b = pd.read_parquet(folder / "runs" / name), pd.read_parquet(out / "runs" / name)
+        a, b = read_parquet(folder / "runs" / name), read_parquet(out / "runs" / name)
         try:
             pd.testing.assert_frame_equal(a, b, check_exact=True)
         except AssertionError as exc:
