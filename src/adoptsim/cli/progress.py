@@ -27,12 +27,14 @@ class LogProgress:
     def line(self) -> str:
         elapsed = time.perf_counter() - self.t0
         pct = f" ({self.n / self.total:.0%})" if self.total else ""
+        count = f"{self.n}/{self.total}" if self.total else f"{self.n}"
         done = self.n - self.n0
         left = ""
         if 0 < done and self.n < self.total:
             left = f", about {elapsed / done * (self.total - self.n):.0f} s left"
         extra = f", {self.postfix}" if self.postfix else ""
-        return f"adoptsim: {self.desc}: {self.n}/{self.total} {self.unit}{pct}{extra}, {elapsed:.0f} s{left}"
+        unit = self.unit if self.unit.endswith("s") else self.unit + "s"
+        return f"adoptsim: {self.desc}: {count} {unit}{pct}{extra}, {elapsed:.0f} s{left}"
 
     def update(self, n: int = 1) -> None:
         self.n += n
