@@ -75,7 +75,7 @@ def test_compare_command_writes_tables_figure_manifest(world_pair, tmp_path, cap
     assert main(["compare", w, s, s2, "--out", str(out), "--metric", "share_origin"]) == 0
     curves = pd.read_parquet(out / "compare.parquet")
     diffs = pd.read_parquet(out / "differences.parquet")
-    assert list(curves.columns[:3]) == ["results", "date", "key"]
+    assert list(curves.columns[:6]) == ["results", "metric", "scope", "scope_id", "date", "key"]
     assert {"q10", "q50", "q90"} <= set(curves.columns) and {"q10", "q50", "q90", "paired"} <= set(diffs.columns)
     assert set(curves["results"]) == {"world", "shock", "shock_other_seed"}
     pairing = diffs.groupby("results")["paired"].first().to_dict()

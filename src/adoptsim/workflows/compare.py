@@ -118,6 +118,12 @@ def compare_folders(folders: list[str | Path], out: str | Path, metric: str = "s
     meta = compare_manifest(labels, paths, loaded, diffs, metric, scope, scope_id, key)
     policies = merged_policies(loaded)
 
+    where = {"metric": metric, "scope": scope, "scope_id": scope_id}  # every table says what it holds
+    curves, diffs = curves.assign(**where), diffs.assign(**where)
+    curves = curves[["results", "metric", "scope", "scope_id", *[c for c in curves if c not in ("results", *where)]]]
+    diffs = diffs[["results", "reference", "metric", "scope", "scope_id",
+                   *[c for c in diffs if c not in ("results", "reference", *where)]]]
+
     def build(tmp: Path) -> None:
         write_table(curves, tmp / "compare", fmt)
         write_table(diffs, tmp / "differences", fmt)
