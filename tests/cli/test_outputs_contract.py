@@ -45,6 +45,11 @@ def folders(tmp_path_factory, small_text):
     return d
 
 
+def one(sql: str) -> tuple:
+    """The first row of a DuckDB query."""
+    return duckdb.sql(sql).fetchall()[0]
+
+
 def check_parquet(path) -> None:
     schema = pq.read_schema(path)
     for f in schema:
@@ -59,11 +64,11 @@ def check_parquet(path) -> None:
             assert "" not in set(col.to_pylist()), (path.name, name, "'' instead of null")
     frame = pd.read_parquet(path)
     polars_frame = pl.read_parquet(path)
-    n = duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]
+    n = one(f"SELECT count(*) FROM read_parquet('{path}')")[0]
     assert len(frame) == polars_frame.height == n
     if "date" in frame:
         assert polars_frame.schema["date"] == pl.Date
-        first = duckdb.sql(f"SELECT min(date), max(day(date)) FROM read_parquet('{path}')").fetchone()
+        first = one(f"SELECT min(date), max(day(date)) FROM read_parquet('{path}')")
         assert first[1] == 1  # the first of the month, in every row
 
 
@@ -83,8 +88,8 @@ def test_keyless_metrics_have_null_keys_and_shards_name_their_run(folders):
         shard = duckdb.sql(f"SELECT DISTINCT run_key, point, replicate, member FROM "
                            f"read_parquet('{folders / 'sweep' / 'runs' / (row.run_key + '.parquet')}')").fetchall()
         assert shard == [(row.run_key, row.point, row.replicate, row.point * 2 + row.replicate)]
-    every = duckdb.sql(f"SELECT count(DISTINCT run_key) FROM read_parquet('{folders / 'sweep' / 'runs'}/*.parquet')")
-    assert every.fetchone()[0] == 4  # the shards join without parsing file names
+    every = one(f"SELECT count(DISTINCT run_key) FROM read_parquet('{folders / 'sweep' / 'runs'}/*.parquet')")
+    assert every[0] == 4  # the shards join without parsing file names
 
 
 def test_csv_tables_hold_iso_dates_and_nulls(folders):
@@ -95,7 +100,7 @@ def test_csv_tables_hold_iso_dates_and_nulls(folders):
     assert frame.schema["date"] == pl.Date and frame.schema["value"] == pl.Float64
     assert frame.filter(pl.col("metric") == "adoption")["key"].null_count() == frame.filter(
         pl.col("metric") == "adoption").height
-    rows = duckdb.sql(f"SELECT typeof(date) FROM read_csv_auto('{path}') LIMIT 1").fetchone()
+    rows = one(f"SELECT typeof(date) FROM read_csv_auto('{path}') LIMIT 1")
     assert rows[0] == "DATE"
 
 

@@ -32,8 +32,8 @@ def on_disk(df: pd.DataFrame) -> pd.DataFrame:
         s = out[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
             out[col] = s.astype(object).where(s.astype(object) != "", None)
-        elif s.dtype == object:
-            out[col] = s.where(~s.map(lambda v: isinstance(v, str) and v == ""), None)
+        elif s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            out[col] = s.astype(object).where(~s.map(lambda v: isinstance(v, str) and v == ""), None)
     return out
 
 
