@@ -54,7 +54,7 @@ from ..designs import CALIBRATION_SPAWN, unit_design, unit_points
 from ..paths import apply_point, current_value
 from ..runner import run_sweep
 from ..spec import Design, Experiment, ExperimentSpec, Factor
-from .scenario_file import calibrated_toml
+from .scenario_file import BASE_COPY, base_reference, calibrated_toml
 from .spec import Calibration, load_spec
 from .targets import deviation, distance, month_text, run_values, target_numbers
 
@@ -220,7 +220,10 @@ def _round(x: float, integer: bool) -> float | int:
 # ---- the calibrated scenario and the tables ------------------------------------------------
 
 def write_calibrated(cal: Calibration, fitted: dict[str, Any], text: str, scenario_path: Path) -> None:
-    """Write the calibrated scenario and check that it loads and resolves to the fitted values."""
+    """Write the calibrated scenario (and, when it extends :data:`BASE_COPY`, the resolved base
+    beside it) and check that it loads and resolves to the fitted values."""
+    if base_reference(cal, scenario_path) == BASE_COPY:
+        atomic_write_text(scenario_path.parent / BASE_COPY, cal.base.to_toml())
     atomic_write_text(scenario_path, text)
     calibrated = load_scenario(scenario_path)
     for p, v in fitted.items():
