@@ -61,7 +61,7 @@ def test_csv_format(small_path, tmp_path, capsys):
     out = tmp_path / "csv"
     assert cli("run", small_path, "--replicates", 1, "--format", "csv", "--out", out, capsys=capsys)[0] == 0
     ts = pd.read_csv(out / "timeseries.csv", keep_default_na=False)
-    assert list(ts.columns) == COLUMNS and ts.date.iloc[0] == "2025-01"
+    assert list(ts.columns) == COLUMNS and ts.date.iloc[0] == "2025-01-01"  # ISO dates
     assert (out / "summary.csv").exists()
     # plot reads CSV results back
     code, stdout, _ = cli("plot", out, capsys=capsys)

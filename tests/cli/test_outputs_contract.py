@@ -108,3 +108,12 @@ def test_compare_tables_say_what_they_compare(folders):
     curves = pl.read_parquet(folders / "cmp" / "compare.parquet")
     assert curves["metric"].unique().to_list() == ["share_origin"]
     assert curves["scope"].unique().to_list() == ["world"] and curves["scope_id"].unique().to_list() == ["world"]
+
+
+def test_every_column_is_in_outputs_md(folders, repo):
+    text = (repo.root / "docs" / "outputs.md").read_text()
+    for path in sorted(folders.rglob("*.parquet")):
+        for name in pq.read_schema(path).names:
+            if "." in name:  # a factor, named by its path
+                continue
+            assert f"`{name}`" in text or f"{name}," in text or f", {name}" in text, (path.name, name)
