@@ -106,6 +106,7 @@ def test_oat_tornado(tmp_path):
                  "--key", "CN", "--format", "csv"]) == 0
     table = pd.read_csv(out / "tornado.csv", keep_default_na=False)
     assert row(table, "choice.sovereignty")["swing"] == 0
+    assert all(pd.api.types.is_float_dtype(table[c]) for c in ("low", "central", "high"))  # numbers, not text
     assert row(table, "choice.trust")["swing"] > 0.02
     assert (out / "plots" / "tornado.png").exists()
     sel = table[(table["metric"] == "share_origin") & (table["key"] == "CN")]

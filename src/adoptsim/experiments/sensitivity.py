@@ -124,12 +124,15 @@ def tornado_table(summary: pd.DataFrame, exp: Experiment, by: tuple[str, ...] = 
             lo, hi = exp.points[2 * k + 1][name], exp.points[2 * k + 2][name]
             y_lo, y_c, y_hi = y[2 * k + 1], y[0], y[2 * k + 2]
             rows.append({"factor": name, "metric": metric, "scope": scope, "scope_id": scope_id, "key": key,
-                         "date": date, "low": str(lo), "central": str(exp.points[0][name]), "high": str(hi),
+                         "date": date, "low": lo, "central": exp.points[0][name], "high": hi,
                          "y_low": float(y_lo), "y_central": float(y_c), "y_high": float(y_hi),
                          "swing": float(abs(y_hi - y_lo))})
     df = _frame(rows, TORNADO_COLUMNS)
     if df.empty:
         return df
+    for col in ("low", "central", "high"):  # numbers as numbers; text only when a factor is categorical
+        numeric = df[col].map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)).all()
+        df[col] = df[col].astype(float) if numeric else df[col].astype(str)
     df = df.sort_values(["metric", "scope", "scope_id", "key", "date", "swing", "factor"],
                         ascending=[True, True, True, True, True, False, True], kind="stable")
     return df.reset_index(drop=True)
