@@ -77,7 +77,8 @@ def cases(repo):
         (["plot", "{d}/sweep", "--level", "nation"], ["--scope: name the nation"]),
         (["plot", "{d}/run", "--key", "deepseek"], ["--key: does not apply to a run results folder"]),
         (["plot", "{d}/run", "--level", "nation", "--scope", "BR"], ["apply with --metric or --against"]),
-        (["plot", "{d}/run", "--metric", "adoption", "--figure", "vendors"], ["--figure: does not apply with --metric"]),
+        (["plot", "{d}/run", "--metric", "adoption", "--figure", "vendors"],
+         ["--figure: does not apply with --metric"]),
         (["plot", "{d}/cmp"], ["this is a compare folder"]),
         (["plot", "{d}/small.toml"], ["this is a scenario file"]),
         (["compare", "{d}/run", "{d}/run2", "--out", "{d}/new", "--scope", "BR"], ["--level region or --level nation"]),
@@ -112,8 +113,8 @@ def test_global_flags_before_or_after_the_command(made, capsys):
     for argv in (["--quiet", "validate", str(made / "small.toml")], ["validate", str(made / "small.toml"), "-q"]):
         assert main(argv) == 0 and capsys.readouterr().out == ""
     assert main(["validate", str(made / "small.toml"), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"command": "validate", "files": {str(made / "small.toml"): "scenario"},
-                                                   "invalid": 0}
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == {"command": "validate", "files": {str(made / "small.toml"): "scenario"}, "invalid": 0}
     assert main(["--json", "plot", str(made / "run"), "--quiet"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["command"] == "plot" and summary["figures"][0].endswith("adoption.png")
@@ -138,6 +139,8 @@ def test_rerun_reproduces_a_run_and_a_sweep_bit_for_bit(made, tmp_path, capsys):
     assert rep["identical"] and "2 run shards" in rep["checked"]
     # the sweep folder holds what it needs: its experiment names the resolved scenario beside it
     assert 'scenario = "scenario.resolved.toml"' in (made / "sweep" / "experiment.toml").read_text()
+    assert main(["validate", str(made / "sweep" / "experiment.toml")]) == 0  # valid from its own folder
+    capsys.readouterr()
     a = pd.read_parquet(made / "sweep" / "endpoints.parquet")
     b = pd.read_parquet(tmp_path / "s" / "endpoints.parquet")
     pd.testing.assert_frame_equal(a, b, check_exact=True)

@@ -29,9 +29,13 @@ def main(argv: list[str] | None = None) -> int:
         print(typo, file=sys.stderr)
         return 2
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
     except SystemExit as exc:  # --help, --version, or a one-line usage error (Parser.error)
         return int(exc.code or 0)
+    if extra:
+        print(f"error: unrecognized arguments: {' '.join(extra)} (see 'adoptsim {args.command} --help')",
+              file=sys.stderr)
+        return 2
     args.t0 = t0
     try:
         return int(args.func(args) or 0)

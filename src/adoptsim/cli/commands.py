@@ -94,8 +94,9 @@ def cmd_plot(args) -> int:
     check_plot_flags(args, kind)
     level, ids = where(args, need_id=kind == "sweep" or args.against is not None, many=args.against is None)
     status(args.quiet, f"drawing figures of {args.results}")
-    paths = plot(args.results, metric=args.metric, by=level, scope=None if level == "world" else ids, key=args.key,
-                 figure=args.figure, date=args.date, fmt=args.format or "png", against=args.against)
+    scope = None if level == "world" else (ids or None)
+    paths = plot(args.results, metric=args.metric, by=level, scope=scope, key=args.key, figure=args.figure,
+                 date=args.date, fmt=args.format or "png", against=args.against)
     if args.json:
         emit(args, "", {"command": "plot", "figures": [str(p) for p in paths], "seconds": round(waited(args), 3)})
     elif not args.quiet:

@@ -51,7 +51,8 @@ def where_flags(p: argparse.ArgumentParser, one: bool, default_level: str | None
 
 
 def out_flags(p: argparse.ArgumentParser, default: str, resume: str | None = None) -> None:
-    p.add_argument("--out", type=Path, default=None, help=f"output folder (default {default}, or -2, -3... if it exists)")
+    p.add_argument("--out", type=Path, default=None,
+                   help=f"output folder (default {default}, or -2, -3... if it exists)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     if resume:
         p.add_argument("--resume", action="store_true", help=resume)

@@ -53,7 +53,8 @@ def sweep_outcomes(sw: SweepResults, metric: str, by: str, scope: list[str] | No
     else:
         known = sorted(map(str, sw.endpoints.loc[sw.endpoints["scope"] == by, "scope_id"].unique()))
         if not scope:
-            raise AdoptsimError(f"--scope: name the {by}(s) to draw with --level {by} --scope ID; known: {', '.join(known)}")
+            raise AdoptsimError(f"--scope: name the {by}(s) to draw with --level {by} --scope ID; "
+                                f"known: {', '.join(known)}")
         for s in scope:
             if s not in known:
                 raise AdoptsimError(f"--scope: no {by} {s!r} in {sw.path}; known: {', '.join(known)}")
