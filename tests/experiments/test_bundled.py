@@ -48,14 +48,15 @@ def test_sweeps_vary_across_their_design(name, samples, tmp_path):
     assert spread.max() > 0.01, (name, metric, spread.to_dict())
 
 
-def test_discovery_example_threshold_splits_the_runs(tmp_path, capsys):
-    exp = cheap("discovery_cn_africa.toml", tmp_path)
+def test_discovery_example_answers_its_question(tmp_path, capsys):
+    """The README's discovery command, on the experiment as bundled (2 replicates: 128 runs),
+    finds a box resting on enough runs (discover refuses fewer than 10 on a side)."""
+    exp = cheap("discovery_cn_africa.toml", tmp_path, replicates=2)
     assert main(["sweep", str(exp), "--workers", "2", "--out", str(tmp_path / "s"), "--quiet"]) == 0
-    ep = pd.read_parquet(tmp_path / "s" / "endpoints.parquet")
-    v = ep[(ep["metric"] == "share_origin") & (ep["key"] == "CN") & (ep["scope_id"] == "Sub-Saharan Africa")]
-    v = v[pd.to_datetime(v["date"]) == pd.to_datetime(v["date"]).max()]["value"]
-    above = int((v > 0.40).sum())
-    assert len(v) == 64 and 5 <= above <= 59, above  # the README's --above 0.40 is inside the values
+    assert main(["discover", str(tmp_path / "s"), "--metric", "share_origin", "--key", "CN", "--level", "region",
+                 "--scope", "Sub-Saharan Africa", "--above", "0.40", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["cases"] == 128 and 10 <= res["hits"] <= 118 and res["box"], res
 
 
 def test_tornado_has_a_swing(tmp_path):
