@@ -150,3 +150,19 @@ def test_rerun_reproduces_a_run_and_a_sweep_bit_for_bit(made, tmp_path, capsys):
     ts.to_parquet(tmp_path / "r" / "timeseries.parquet")
     assert main(["rerun", str(tmp_path / "r"), "--out", str(tmp_path / "r2")]) == 2
     assert "rerun differs: timeseries" in capsys.readouterr().err
+
+
+def test_compare_refuses_worlds_of_different_nations():
+    """A 3-nation and a 2-nation run share the scope 'world' but not its meaning: refused."""
+    from adoptsim.analysis.compare import check_comparable
+    from adoptsim.errors import AdoptsimError
+
+    def frame(nations):
+        rows = [("world", "world")] + [("nation", n) for n in nations]
+        return pd.DataFrame([{"scope": s, "scope_id": i, "date": pd.Timestamp("2025-01-01"), "metric": "adoption",
+                              "key": "", "value": 0.5, "replicate": 0} for s, i in rows])
+
+    items = [("base", frame(["US", "CN", "BR"]), {}), ("other", frame(["US", "CN"]), {})]
+    with pytest.raises(AdoptsimError, match=r"other: cannot compare with base: 2 nations against 3 .*missing: BR"):
+        check_comparable(items, "world", "world")
+    check_comparable(items[:1] * 2, "world", "world")  # the same nations: comparable
