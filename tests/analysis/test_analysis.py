@@ -75,7 +75,7 @@ def test_compare_command_writes_tables_figure_manifest(world_pair, tmp_path, cap
     assert main(["compare", w, s, s2, "--out", str(out), "--metric", "share_origin"]) == 0
     curves = pd.read_parquet(out / "compare.parquet")
     diffs = pd.read_parquet(out / "differences.parquet")
-    assert list(curves.columns[:3]) == ["results", "date", "key"]
+    assert list(curves.columns[:6]) == ["results", "metric", "scope", "scope_id", "date", "key"]
     assert {"q10", "q50", "q90"} <= set(curves.columns) and {"q10", "q50", "q90", "paired"} <= set(diffs.columns)
     assert set(curves["results"]) == {"world", "shock", "shock_other_seed"}
     pairing = diffs.groupby("results")["paired"].first().to_dict()
@@ -86,19 +86,21 @@ def test_compare_command_writes_tables_figure_manifest(world_pair, tmp_path, cap
     assert (out / "compare.png").stat().st_size > 20_000
     # one region, one key, CSV tables
     out2 = tmp_path / "cmp2"
-    assert main(["compare", w, s, "--out", str(out2), "--metric", "share_vendor", "--scope", "region",
-                 "--scope-id", "Latin America", "--key", "deepseek", "--format", "csv"]) == 0
+    assert main(["compare", w, s, "--out", str(out2), "--metric", "share_vendor", "--level", "region",
+                 "--scope", "Latin America", "--key", "deepseek", "--format", "csv"]) == 0
     d2 = pd.read_csv(out2 / "differences.csv")
     assert set(d2["key"]) == {"deepseek"} and d2["paired"].all()
     # the two-folder form still draws one figure into SCENARIO/plots/
     assert main(["compare", w, s]) == 0
     assert (world_pair["shock"] / "plots" / "compare_world_share_origin.png").exists()
     capsys.readouterr()
-    assert main(["compare", w, s, "--out", str(tmp_path / "bad"), "--scope", "nation", "--scope-id", "XX"]) == 2
+    assert main(["compare", w, s, "--out", str(tmp_path / "bad"), "--level", "nation", "--scope", "XX"]) == 2
     assert "no nation 'XX'" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
     assert main(["compare", w, s, "--out", str(tmp_path / "bad"), "--key", "nope"]) == 2
+    capsys.readouterr()
     assert main(["compare", w, s, "--out", str(tmp_path / "bad"), "--scope", "Latin America"]) == 2
+    assert "--level region" in capsys.readouterr().err  # an id without its level is refused, not the world
     assert not (tmp_path / "bad").exists()
 
 
@@ -186,6 +188,13 @@ def test_discover_on_a_real_sweep(small_sweep, tmp_path, capsys):
     below the top of its range and is denser in hits than the whole sweep. (Threshold 0.61:
     about a quarter of the runs are hits since open models are served by the best host.)"""
     out = tmp_path / "disc"
+    # a threshold that only 1 of the 48 runs passes would give a box resting on one case: refused
+    assert main(["discover", str(small_sweep), "--metric", "share_origin", "--key", "CN", "--above", "0.75",
+                 "--out", str(out)]) == 2
+    assert "1 of 48 runs meet the condition" in capsys.readouterr().err and not out.exists()
+    assert main(["discover", str(small_sweep), "--metric", "share_origin", "--key", "CN", "--above", "75",
+                 "--out", str(out)]) == 2
+    assert "did you mean 0.75?" in capsys.readouterr().err
     assert main(["discover", str(small_sweep), "--metric", "share_origin", "--key", "CN", "--above", "0.61",
                  "--out", str(out)]) == 0
     assert "chosen box" in capsys.readouterr().out
@@ -201,7 +210,7 @@ def test_discover_on_a_real_sweep(small_sweep, tmp_path, capsys):
     assert (out / "discovery.png").stat().st_size > 30_000
     # a date that was not summarised is read from the shards; CSV on request
     out2 = tmp_path / "disc2"
-    assert main(["discover", str(small_sweep), "--metric", "adoption", "--scope", "region", "--scope-id",
+    assert main(["discover", str(small_sweep), "--metric", "adoption", "--level", "region", "--scope",
                  "Latin America", "--date", "2026-06", "--below", "0.9", "--min-density", "0.9",
                  "--format", "csv", "--out", str(out2)]) == 0
     c2 = pd.read_csv(out2 / "cases.csv")
@@ -210,7 +219,7 @@ def test_discover_on_a_real_sweep(small_sweep, tmp_path, capsys):
     assert main(["discover", str(small_sweep), "--metric", "capability", "--above", "1", "--out",
                  str(tmp_path / "bad")]) == 2
     assert "kept only" in capsys.readouterr().err
-    assert main(["discover", str(small_sweep), "--metric", "adoption", "--scope", "nation", "--scope-id", "XX",
+    assert main(["discover", str(small_sweep), "--metric", "adoption", "--level", "nation", "--scope", "XX",
                  "--above", "0.5", "--out", str(tmp_path / "bad")]) == 2
     assert not (tmp_path / "bad").exists()
 
@@ -271,14 +280,14 @@ def test_target_reports_the_ends(tmp_path, capsys):
     bottom. Both need only the two ends."""
     out = tmp_path / "hi"
     assert main(["target", str(_target_file(tmp_path, threshold=1.01)), "--workers", "1", "--out", str(out),
-                 "--format", "csv"]) == 0
+                 "--format", "csv"]) == 4  # no answer inside the range: exit 4, never a silent 0
     res = json.loads((out / "target.json").read_text())
     assert res["status"] == "not_reached" and res["value"] is None and len(res["evaluations"]) == 2
     assert "not reached at the top" in capsys.readouterr().out
     assert (out / "evaluations.csv").exists()
     out = tmp_path / "lo"
     assert main(["target", str(_target_file(tmp_path, threshold=0.99, direction="below", name="b.toml")),
-                 "--workers", "1", "--out", str(out)]) == 0
+                 "--workers", "1", "--out", str(out)]) == 4
     res = json.loads((out / "target.json").read_text())
     assert res["status"] == "reached_at_low" and res["value"] == 0.0
 
@@ -286,7 +295,8 @@ def test_target_reports_the_ends(tmp_path, capsys):
 def test_target_input_errors(tmp_path, capsys):
     good = _target_file(tmp_path).read_text()
     cases = {
-        "no_target.toml": (good.split("[target]")[0], "target: missing [target] table"),
+        "no_target.toml": (good.split("[target]")[0], "this is an experiment file, not a target experiment file: "
+                           "use adoptsim sweep"),
         "two.toml": (good.replace("[target]", '[[factors]]\npath = "choice.trust"\nrange = [0.0, 1.0]\n[target]'),
                      "factors: a target experiment needs exactly one"),
         "metric.toml": (good.replace('metric = "adoption"', 'metric = "adoptoin"'), "target.metric: unknown metric"),

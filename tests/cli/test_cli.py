@@ -61,7 +61,7 @@ def test_csv_format(small_path, tmp_path, capsys):
     out = tmp_path / "csv"
     assert cli("run", small_path, "--replicates", 1, "--format", "csv", "--out", out, capsys=capsys)[0] == 0
     ts = pd.read_csv(out / "timeseries.csv", keep_default_na=False)
-    assert list(ts.columns) == COLUMNS and ts.date.iloc[0] == "2025-01"
+    assert list(ts.columns) == COLUMNS and ts.date.iloc[0] == "2025-01-01"  # ISO dates
     assert (out / "summary.csv").exists()
     # plot reads CSV results back
     code, stdout, _ = cli("plot", out, capsys=capsys)
@@ -130,9 +130,8 @@ def test_bad_options(small_path, tmp_path, capsys):
     code, _, err = cli("run", small_path, "--replicates", 1, "--no-plots", "--out", tmp_path / "new" / "r",
                        capsys=capsys)
     assert code == 0 and (tmp_path / "new" / "r" / "timeseries.parquet").exists()
-    with pytest.raises(SystemExit) as exc:
-        main(["run", str(small_path), "--format", "xlsx"])
-    assert exc.value.code == 2
+    code, _, err = cli("run", small_path, "--format", "xlsx", capsys=capsys)
+    assert code == 2 and "--format" in err and len(err.strip().splitlines()) == 1
 
 
 def test_validate(tmp_path, small_path, small_text, write_toml, repo, capsys):
@@ -141,7 +140,7 @@ def test_validate(tmp_path, small_path, small_text, write_toml, repo, capsys):
     code, out, _ = cli("validate", small_path, bad, tmp_path / "none.toml", capsys=capsys)
     lines = out.strip().splitlines()
     assert code == 2
-    assert lines[0] == f"{small_path}: OK"
+    assert lines[0] == f"{small_path}: OK (scenario)"
     assert f"{bad}: network.kind: Input should be 'complete', 'regional' or 'small_world' (got 'mesh')" in lines
     assert f"{bad}: choice.temprature: unknown key 'temprature'; did you mean 'temperature'?" in lines
     assert lines[-1] == f"{tmp_path / 'none.toml'}: file not found"
@@ -153,20 +152,20 @@ def test_plot_redraws_and_metric_small_multiples(small_path, tmp_path, capsys):
     cli("run", small_path, "--replicates", 2, "--out", out, "--no-plots", capsys=capsys)
     code, stdout, _ = cli("plot", out, capsys=capsys)
     assert code == 0 and (out / "plots" / "adoption.png").exists()
-    code, stdout, _ = cli("plot", out, "--metric", "share_origin", "--by", "nation", capsys=capsys)
+    code, stdout, _ = cli("plot", out, "--metric", "share_origin", "--level", "nation", capsys=capsys)
     assert code == 0 and (out / "plots" / "share_origin_nation.png").exists()
-    code, stdout, _ = cli("plot", out, "--metric", "price", "--by", "world", capsys=capsys)
+    code, stdout, _ = cli("plot", out, "--metric", "price", "--level", "world", capsys=capsys)
     assert code == 0 and (out / "plots" / "price_world.png").exists()
     code, _, err = cli("plot", out, "--metric", "popularity", capsys=capsys)
     assert code == 2 and "unknown metric 'popularity'" in err
-    code, _, err = cli("plot", out, "--metric", "adoption", "--by", "nation", "--scope", "XX", capsys=capsys)
+    code, _, err = cli("plot", out, "--metric", "adoption", "--level", "nation", "--scope", "XX", capsys=capsys)
     assert code == 2 and "no nation 'XX'" in err
     code, _, err = cli("plot", tmp_path / "nowhere", capsys=capsys)
-    assert code == 2 and "results folder not found" in err
+    assert code == 2 and "not found" in err
     code, _, err = cli("plot", small_path, capsys=capsys)
-    assert code == 2 and "got a file" in err
+    assert code == 2 and "this is a scenario file" in err and "adoptsim run" in err
     code, _, err = cli("plot", tmp_path, capsys=capsys)
-    assert code == 2 and "manifest.json is missing" in err
+    assert code == 2 and "did not write (no manifest.json)" in err
 
 
 def test_list_shows_bundled_scenarios(capsys):
@@ -176,11 +175,15 @@ def test_list_shows_bundled_scenarios(capsys):
     assert "export_control: the US cuts China's access" in out
 
 
-def test_console_script_has_no_traceback_and_no_progress_when_piped(small_path, tmp_path):
+def test_console_script_logs_progress_lines_when_piped(small_path, tmp_path):
     exe = [sys.executable, "-m", "adoptsim"]
     done = subprocess.run(exe + ["run", str(small_path), "--replicates", "1", "--out", str(tmp_path / "r"),
                                  "--no-plots"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and done.stderr == ""
+    assert done.returncode == 0 and "\r" not in done.stderr  # no bar, one-line records instead
+    assert all(line.startswith("adoptsim: ") for line in done.stderr.splitlines()) and "24/24 month" in done.stderr
+    quiet = subprocess.run(exe + ["run", str(small_path), "--replicates", "1", "--out", str(tmp_path / "q"),
+                                  "--no-plots", "--quiet"], capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
     bad = subprocess.run(exe + ["run", str(tmp_path / "nope.toml")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "file not found" in bad.stderr
 

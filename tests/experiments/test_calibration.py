@@ -99,7 +99,7 @@ def test_shipped_targets_load():
     assert spec.horizon == "2025-12" and len(spec.targets) == 8
 
 
-@pytest.mark.skipif(not SHARED_TARGETS.exists(), reason="../shared/data/targets.toml not present")
+@pytest.mark.skipif(not SHARED_TARGETS.exists(), reason="compares with the source of the targets, ../shared/data/targets.toml, which lives outside this repository (in the project workspace only); calibration/targets.toml is checked by the other tests")
 def test_conversion_is_faithful():
     src = tomllib.loads(SHARED_TARGETS.read_text())["targets"]
     everything = {t.id: t for t in load_targets(ROOT / "calibration" / "targets.toml")}

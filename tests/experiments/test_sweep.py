@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -297,7 +298,7 @@ path = "choice.peer"
 def test_validate_command_checks_experiment_files(tiny, tmp_path, capsys):
     bad = exp_file(tmp_path, '[[factors]]\npath = "choice.trst"\nvalues = [1.0]\n', name="bad.toml")
     assert main(["validate", str(tiny)]) == 0
-    assert capsys.readouterr().out.strip() == f"{tiny}: OK"
+    assert capsys.readouterr().out.strip() == f"{tiny}: OK (experiment)"
     assert main(["validate", str(tiny), str(bad)]) == 2
     out = capsys.readouterr().out
     assert f"{bad}: factors[0].path: no scenario field 'choice.trst'; nearest valid paths: choice.trust" in out
@@ -327,13 +328,14 @@ def test_sweep_outputs_and_common_random_numbers(tiny, tmp_path):
     # the same replicate draws the same random numbers at every point: with the factor at
     # a value that changes nothing before 2025-03, months 1-2 are identical across points
     summ = pd.read_parquet(out / "summary.parquet")
-    assert set(summ["date"].dt.strftime("%Y-%m")) == {"2025-06", "2025-12"}
+    assert set(pd.to_datetime(summ["date"]).dt.strftime("%Y-%m")) == {"2025-06", "2025-12"}
     w = summ[(summ["metric"] == "adoption") & (summ["scope"] == "world")]
     assert (w["n"] == 3).all() and len(w) == 8
     assert (w["q10"] <= w["q50"]).all() and (w["q50"] <= w["q90"]).all()
     man = json.loads((out / "manifest.json").read_text())
     assert man["kind"] == "sweep" and man["status"] == "complete" and man["runs"] == 12 and man["failed"] == 0
-    assert (out / "experiment.toml").read_text() == tiny.read_text()
+    stored = tomllib.loads((out / "experiment.toml").read_text())  # as given, its scenario resolved beside it
+    assert stored == {**tomllib.loads(tiny.read_text()), "scenario": "scenario.resolved.toml"}
     assert load_scenario(tiny.parent / "tiny.toml").digest() == man["scenario_hash"]
 
 
@@ -491,7 +493,7 @@ def test_cli_end_to_end_with_plots(tiny, tmp_path, capsys):
     assert names == sorted(["adoption_vs_policies.ban.chip_access.png", "adoption_vs_choice.trust.png",
                             "adoption_policies.ban.chip_access_x_choice.trust.png", "adoption_runs.png"])
     assert all(Path(p).stat().st_size > 10_000 for p in drawn)
-    assert main(["plot", str(out), "--metric", "share_origin", "--key", "CN", "--by", "nation",
+    assert main(["plot", str(out), "--metric", "share_origin", "--key", "CN", "--level", "nation",
                  "--scope", "BR"]) == 0
     assert "share_origin_CN_BR_runs.png" in capsys.readouterr().out
     assert main(["plot", str(out), "--date", "2025-06"]) == 0

@@ -65,7 +65,7 @@ def test_every_number_has_a_source_tag():
 def test_target_bands_match_shared_file():
     """The bands in analysis.TARGETS are those of shared/data/targets.toml (when it is present)."""
     if not SHARED_TARGETS.exists():
-        pytest.skip("shared/data/targets.toml is not beside the checkout")
+        pytest.skip("compares with the source of the targets, ../shared/data/targets.toml, which lives outside this repository (in the project workspace only); calibration/targets.toml is checked by the other tests")
     import tomllib
 
     shared = {t["id"]: t for t in tomllib.loads(SHARED_TARGETS.read_text())["targets"]}

@@ -197,7 +197,7 @@ def test_figures_and_compare_from_the_cli(tmp_path, capsys):
     assert (base / "plots" / "vendors.svg").read_text().lstrip().startswith("<?xml")
     assert main(["plot", str(base), "--date", "2025-11", "--format", "pdf"]) == 0
     assert (base / "plots" / "heatmap_2025-11.pdf").read_bytes()[:4] == b"%PDF"
-    assert main(["compare", str(base), str(alt), "--by", "region", "--scope", "Latin America"]) == 0
+    assert main(["compare", str(base), str(alt), "--level", "region", "--scope", "Latin America"]) == 0
     assert list((alt / "plots").glob("compare_base_share_origin_Latin America.png"))
     capsys.readouterr()
     assert main(["plot", str(base), "--date", "2031-01"]) == 2

@@ -126,7 +126,15 @@ def check_comparable(items: list[tuple[str, pd.DataFrame, dict]], scope: str, sc
     (a missing side is never filled with zeros)."""
     ref_label, ref_frame, ref_man = items[0]
     ref_span = _horizon(ref_frame, ref_man)
+    ref_nations = set(map(str, ref_frame.loc[ref_frame["scope"] == "nation", "scope_id"].unique()))
     for label, frame, man in items:
+        nations = set(map(str, frame.loc[frame["scope"] == "nation", "scope_id"].unique()))
+        if nations != ref_nations:
+            only = sorted(nations - ref_nations)[:5]
+            lacks = sorted(ref_nations - nations)[:5]
+            raise AdoptsimError(f"{label}: cannot compare with {ref_label}: {len(nations)} nations against "
+                                f"{len(ref_nations)} (only in {label}: {', '.join(only) or 'none'}; missing: "
+                                f"{', '.join(lacks) or 'none'}); their worlds and regions differ")
         span = _horizon(frame, man)
         if span != ref_span:
             raise AdoptsimError(f"{label}: cannot compare with {ref_label}: it runs {span[0]}..{span[1]}, "

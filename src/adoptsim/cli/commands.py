@@ -1,4 +1,6 @@
-"""The commands: each takes the parsed arguments, calls one workflow and prints (docs/cli.md).
+"""The commands of one scenario and its folder: run, rerun, validate, plot, list and
+validation-report. Each takes the parsed arguments, checks that its inputs are of the right kind
+and that every flag given applies, calls one workflow and prints (docs/cli.md).
 
 Heavy modules (pandas, matplotlib, the experiments) are imported inside the commands, so
 ``adoptsim --help`` and a typo answer at once.
@@ -6,86 +8,100 @@ Heavy modules (pandas, matplotlib, the experiments) are imported inside the comm
 
 from __future__ import annotations
 
-import sys
 import tomllib
 from pathlib import Path
 
-from ..core import SCOPES
 from ..errors import AdoptsimError
-
-FIGURE_FORMATS = ("png", "svg", "pdf")
-TABLE_FORMATS = ("parquet", "csv")
-
-
-def bundled_roots() -> list[Path]:
-    """Folders that hold the bundled scenarios/ and experiments/ (installed wheel or checkout)."""
-    here = Path(__file__).resolve().parent.parent
-    return [p for p in (here / "bundled", here.parent.parent) if (p / "scenarios").is_dir()]
-
-
-def progress_bar(total: int, desc: str):
-    """A progress bar of months on stderr, shown only on a terminal."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="month", disable=not sys.stderr.isatty(), leave=False)
-
-
-def interrupted(out) -> int:
-    print(f"interrupted: finished runs are stored in {out}; continue with --out {out} --resume", file=sys.stderr)
-    return 130
-
-
-def print_failures(errors: list[str], out: Path | None = None) -> None:
-    """The first ten failed runs on stderr (and, for a sweep, where the rest are listed)."""
-    for line in errors[:10]:
-        print(f"failed: {line}", file=sys.stderr)
-    if out is not None and len(errors) > 10:
-        print(f"failed: ... and {len(errors) - 10} more (see {out / 'runs.parquet'})", file=sys.stderr)
+from .common import bundled_roots, emit, find_input, not_applicable, waited, where
+from .progress import make_progress, status
 
 
 def cmd_run(args) -> int:
+    from ..workflows.kinds import expect_kind
     from ..workflows.run import run_scenario
 
-    rep = run_scenario(args.scenario, seed=args.seed, replicates=args.replicates, out=args.out,
-                       overwrite=args.overwrite, fmt=args.format, plots=not args.no_plots, progress=progress_bar)
-    print(f"{rep.name}: {rep.replicates} replicate(s) x {rep.months} months in {rep.elapsed:.2f} s -> {rep.out}")
+    scenario = find_input(args.scenario, ("scenarios",))
+    expect_kind(scenario, ("scenario",), "run")
+    rep = run_scenario(scenario, seed=args.seed, replicates=args.replicates, out=args.out,
+                       overwrite=args.overwrite, fmt=args.format or "parquet", plots=not args.no_plots,
+                       progress=make_progress(args.quiet), on_stage=lambda s: status(args.quiet, s))
+    secs = waited(args)
+    emit(args, f"{rep.name}: {rep.replicates} replicate(s) x {rep.months} months in {secs:.1f} s -> {rep.out}",
+         {"command": "run", "scenario": rep.name, "replicates": rep.replicates, "months": rep.months,
+          "seconds": round(secs, 3), "out": str(rep.out)})
+    return 0
+
+
+def cmd_rerun(args) -> int:
+    from ..workflows.kinds import expect_kind
+    from ..workflows.rerun import rerun
+
+    kind = expect_kind(args.results, ("run", "sweep"), "rerun")
+    if kind == "run":
+        not_applicable({"--workers": args.workers, "--scheduler": args.scheduler}, "to a run results folder")
+    rep = rerun(args.results, args.out, args.overwrite, args.workers, args.scheduler,
+                progress=make_progress(args.quiet))
+    same = "identical" if rep.identical else "DIFFERENT"
+    emit(args, f"{args.results}: rerun as {kind} -> {rep.out}: {same} ({'; '.join(rep.checked)})",
+         {"command": "rerun", "kind": kind, "results": str(args.results), "out": str(rep.out),
+          "identical": rep.identical, "checked": rep.checked, "differences": rep.differences,
+          "seconds": round(waited(args), 3)})
+    if not rep.identical:
+        raise AdoptsimError(f"{args.results}: rerun differs: {'; '.join(rep.differences)}")
     return 0
 
 
 def cmd_validate(args) -> int:
     from ..workflows.validate import validate_file
 
-    bad = 0
+    bad, kinds = 0, {}
     for f in args.files:
         try:
-            validate_file(f)
-            print(f"{f}: OK")
+            kinds[f] = validate_file(f)
+            if not args.json and not args.quiet:
+                print(f"{f}: OK ({kinds[f]})")
         except AdoptsimError as exc:
             bad += 1
+            kinds[f] = None
             print(str(exc))
+    if args.json:
+        emit(args, "", {"command": "validate", "files": kinds, "invalid": bad})
     return 2 if bad else 0
 
 
-def cmd_sweep(args) -> int:
-    from ..workflows.sweep import prepare_sweep, sweep
-
-    exp, out = prepare_sweep(args.experiment, args.out, args.resume, args.workers, args.scheduler)
-    try:
-        rep = sweep(exp, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume)
-    except KeyboardInterrupt:
-        return interrupted(out)
-    print_failures(rep.errors, rep.out)
-    print(f"{exp.name}: {len(exp.points)} point(s) x {exp.spec.replicates} replicate(s): {rep.ok} ok, "
-          f"{rep.failed} failed, {rep.skipped} already stored; {rep.executor}, {rep.elapsed:.1f} s -> {rep.out}")
-    return rep.exit_code
+def check_plot_flags(args, kind: str) -> None:
+    """The flags of ``plot`` that apply to the kind of folder given."""
+    if kind == "sweep":
+        not_applicable({"--figure": args.figure, "--format": args.format, "--against": args.against},
+                       f"to a sweep folder ({args.results}); sweep figures take --metric, --key, --level, "
+                       "--scope and --date")
+        return
+    not_applicable({"--key": args.key}, f"to a run results folder ({args.results}); it draws every key")
+    if args.metric is not None:
+        not_applicable({"--figure": args.figure}, "with --metric: draw one or the other")
+    if args.against is not None:
+        not_applicable({"--figure": args.figure, "--date": args.date}, "with --against")
+    elif args.metric is None and (args.level is not None or args.scope):
+        raise AdoptsimError("--level/--scope: apply with --metric or --against (the standard figures "
+                            "show fixed scopes)")
 
 
 def cmd_plot(args) -> int:
+    from ..workflows.kinds import expect_kind
     from ..workflows.plot import plot
 
-    for p in plot(args.results, metric=args.metric, by=args.by, scope=args.scope, key=args.key, figure=args.figure,
-                  date=args.date, fmt=args.format, against=args.against):
-        print(p)
+    kind = expect_kind(args.results, ("run", "sweep"), "plot")
+    check_plot_flags(args, kind)
+    level, ids = where(args, need_id=kind == "sweep" or args.against is not None, many=args.against is None)
+    status(args.quiet, f"drawing figures of {args.results}")
+    scope = None if level == "world" else (ids or None)
+    paths = plot(args.results, metric=args.metric, by=level, scope=scope, key=args.key, figure=args.figure,
+                 date=args.date, fmt=args.format or "png", against=args.against)
+    if args.json:
+        emit(args, "", {"command": "plot", "figures": [str(p) for p in paths], "seconds": round(waited(args), 3)})
+    elif not args.quiet:
+        for p in paths:
+            print(p)
     return 0
 
 
@@ -93,108 +109,13 @@ def cmd_validation_report(args) -> int:
     from ..validation.report import write_report
 
     rep = write_report(args.out)
+    if args.json:
+        emit(args, "", {"command": "validation-report", "report": str(rep.path),
+                        "checks": [c.line() for c in rep.checks]})
+        return 0
     for c in rep.checks:
         print(c.line())
     print(rep.path)
-    return 0
-
-
-def compare_scope(args) -> tuple[str, str | None]:
-    """The scope level and id of ``compare``: ``--by LEVEL --scope ID`` (two-folder form) or
-    ``--scope LEVEL --scope-id ID``."""
-    if args.by is not None:
-        level, sid = args.by, args.scope_id or args.scope
-    elif args.scope is None or args.scope in SCOPES:
-        level, sid = args.scope or "world", args.scope_id
-    else:
-        raise AdoptsimError(f"--scope: expected world, region or nation, got {args.scope!r} "
-                            "(name the region or nation with --scope-id)")
-    if level == "world":
-        sid = "world"
-    elif sid is None:
-        raise AdoptsimError(f"--scope-id: name the {level} to compare")
-    return level, sid
-
-
-def cmd_compare(args) -> int:
-    level, sid = compare_scope(args)
-    image_out = args.out is not None and args.out.suffix.lower().lstrip(".") in FIGURE_FORMATS
-    if (len(args.results) == 2 and (args.out is None or image_out) and args.key is None
-            and args.format in FIGURE_FORMATS):  # as before: one figure into SCENARIO/plots/
-        from ..workflows.compare import compare_pair
-
-        print(compare_pair(args.results[0], args.results[1], args.metric, level, sid, args.format, args.out))
-        return 0
-    if image_out:
-        raise AdoptsimError(f"--out: with {len(args.results)} results folders --out is a folder, got {args.out}")
-    from ..io.atomic import prepare_out_dir
-    from ..workflows.compare import compare_folders
-
-    out = prepare_out_dir(args.out, Path("results") / "compare", args.overwrite)
-    table_fmt = args.format if args.format in TABLE_FORMATS else "parquet"
-    fig_fmt = args.format if args.format in FIGURE_FORMATS else "png"
-    print(compare_folders(args.results, out, args.metric, level, sid, args.key, table_fmt, fig_fmt))
-    return 0
-
-
-def cmd_sensitivity(args) -> int:
-    from ..workflows.sensitivity import prepare_sensitivity, sensitivity
-
-    exp = prepare_sensitivity(args.experiment, args.workers, args.scheduler)
-    try:
-        rep = sensitivity(exp, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                          by=args.by, fmt=args.format, metric=args.metric, key=args.key)
-    except KeyboardInterrupt:
-        return interrupted(args.out)
-    print_failures(rep.sweep.errors)
-    what = "Sobol' indices" if rep.method == "sobol" else "OAT tornado"
-    print(f"{exp.name}: {what} over {len(exp.factor_paths)} factor(s), {rep.sweep.runs} run(s) "
-          f"({rep.sweep.ok} ok, {rep.sweep.failed} failed, {rep.sweep.skipped} already stored) -> {rep.out}")
-    return rep.exit_code
-
-
-def cmd_calibrate(args) -> int:
-    from ..workflows.calibration import calibrate
-
-    try:
-        rep = calibrate(args.spec, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                        scenario_out=args.scenario_out, fmt=args.format)
-    except KeyboardInterrupt:
-        return interrupted(args.out)
-    print(rep.summary())
-    return 0
-
-
-def box_text(box: dict) -> str:
-    """The restricted factors of a discovery box, one ``factor in lo..hi`` (or ``{a, b}``) each."""
-    return "; ".join(f"{k} in {v[0]:.4g}..{v[1]:.4g}" if isinstance(v[0], float) else f"{k} in {{{', '.join(v)}}}"
-                     for k, v in box.items()) or "no factor restricted"
-
-
-def cmd_discover(args) -> int:
-    from ..io.atomic import prepare_out_dir
-    from ..workflows.discovery import run_discovery
-
-    out = prepare_out_dir(args.out, Path(args.sweep) / "discovery", args.overwrite)
-    s = run_discovery(args.sweep, out, args.metric, args.scope, args.scope_id, args.key, args.date, args.above,
-                      args.below, args.alpha, args.min_mass, args.min_density, args.format)
-    print(f"{s['condition']}: {s['hits']} of {s['cases']} runs; chosen box (step {s['chosen_step']}, "
-          f"{s['chosen_because']}): {box_text(s['box'])}; coverage {s['coverage']:.0%}, density {s['density']:.0%}, "
-          f"mass {s['mass']:.0%} -> {out}")
-    return 0
-
-
-def cmd_target(args) -> int:
-    from ..io.atomic import prepare_out_dir
-    from ..workflows.checks import check_executor
-    from ..workflows.target import run_target
-
-    check_executor(args.workers, args.scheduler)
-    out = prepare_out_dir(args.out, Path("results") / Path(args.experiment).stem, args.overwrite)
-    res = run_target(args.experiment, out, args.workers, args.scheduler, args.format)
-    for w in res["warnings"]:
-        print(f"warning: {w}", file=sys.stderr)
-    print(f"{res['status']}: {res['message']} -> {out}")
     return 0
 
 
@@ -211,14 +132,20 @@ def description(file: Path) -> str:
 def cmd_list(args) -> int:
     roots = bundled_roots()
     if not roots:
-        print("no bundled scenarios found")
+        emit(args, "no bundled scenarios found", {"command": "list"})
         return 0
     root = roots[0]
-    for kind in ("scenarios", "experiments"):
-        files = sorted((root / kind).rglob("*.toml"))
+    listing = {}
+    for kind in ("scenarios", "experiments", "calibration"):
+        files = sorted((root / kind).rglob("*.toml")) if (root / kind).is_dir() else []
+        listing[kind] = {str(f.relative_to(root / kind)): description(f) for f in files}
+    if args.json:
+        emit(args, "", {"command": "list", "root": str(root), **listing})
+        return 0
+    for kind, files in listing.items():
         print(f"{kind} ({root / kind}):")
         if not files:
             print("  (none)")
-        for f in files:
-            print(f"  {str(f.relative_to(root / kind)):<40} {description(f)}")
+        for name, desc in files.items():
+            print(f"  {name:<40} {desc}")
     return 0

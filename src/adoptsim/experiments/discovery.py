@@ -8,10 +8,13 @@ writing the output folder and drawing ``discovery.png`` is :mod:`adoptsim.workfl
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..analysis.prim import ALPHA, MIN_MASS, box_table, choose_box, in_box, prim
@@ -51,9 +54,10 @@ def _shard_values(sw: SweepResults, ok: pd.DataFrame, metric: str, scope: str, s
     rows = []
     when = pd.Timestamp(date + "-01")
     for point, rep, rkey in ok[["point", "replicate", "run_key"]].itertuples(index=False):
+        has_key = pc.field("key").is_null() if key == "" else pc.field("key") == key  # keyless: null
         t = pq.read_table(sw.path / "runs" / f"{rkey}.parquet", columns=["date", "value"],
-                          filters=[("metric", "=", metric), ("scope", "=", scope), ("scope_id", "=", scope_id),
-                                   ("key", "=", key)]).to_pandas()
+                          filters=(pc.field("metric") == metric) & (pc.field("scope") == scope)
+                          & (pc.field("scope_id") == scope_id) & has_key).to_pandas(date_as_object=False)
         v = t.loc[pd.to_datetime(t["date"]) == when, "value"]
         if len(v):
             rows.append({"point": point, "replicate": rep, "value": float(v.iloc[0])})
@@ -93,7 +97,7 @@ def _check_arguments(above, below, alpha, min_mass, min_density, scope, scope_id
     if min_density is not None and not 0 < min_density <= 1:
         raise AdoptsimError(f"--min-density: expected a fraction in (0, 1], got {min_density}")
     if scope not in SCOPES:
-        raise AdoptsimError(f"--scope: expected world, region or nation, got {scope!r}")
+        raise AdoptsimError(f"--level: expected world, region or nation, got {scope!r}")
     if date is not None:
         try:
             parse_month(date)
@@ -101,7 +105,7 @@ def _check_arguments(above, below, alpha, min_mass, min_density, scope, scope_id
             raise AdoptsimError(f"--date: {exc}") from None
     scope_id = "world" if scope == "world" else scope_id
     if scope_id is None:
-        raise AdoptsimError(f"--scope-id: name the {scope} with --scope {scope}")
+        raise AdoptsimError(f"--scope: name the {scope} with --level {scope} --scope ID")
     return scope_id
 
 
@@ -116,8 +120,32 @@ def _check_sweep(sw: SweepResults, label: str, metric: str, scope: str, scope_id
     ep = sw.endpoints
     if not (ep["scope"] == scope).any() or not ((ep["scope"] == scope) & (ep["scope_id"] == scope_id)).any():
         known = sorted(map(str, ep.loc[ep["scope"] == scope, "scope_id"].unique()))
-        raise AdoptsimError(f"--scope-id: no {scope} {scope_id!r} in {label}; known: {', '.join(known)}")
+        raise AdoptsimError(f"--scope: no {scope} {scope_id!r} in {label}; known: {', '.join(known)}")
     return factors
+
+
+#: Metrics that are shares, 0..1 (docs/outputs.md): a threshold outside is a mistake (85 for 0.85).
+SHARE_METRICS = ("adoption", "share_vendor", "share_license", "share_origin", "critical_dependency", "hhi")
+#: Discovery needs at least this many runs, and this share of them, on each side of the condition.
+MIN_CASES, MIN_SHARE = 10, 0.05
+
+
+def check_enough_cases(cases: pd.DataFrame, metric: str, op: str, thr: float) -> None:
+    """Refuse a discovery that would rest on too few runs: a threshold outside a share's 0..1, or
+    fewer than :data:`MIN_CASES` (or :data:`MIN_SHARE` of the runs) meeting, or not meeting, the
+    condition. The message gives the numbers and where the values lie."""
+    flag = "--above" if op == ">" else "--below"
+    if metric in SHARE_METRICS and not 0 <= thr <= 1:
+        hint = f"; did you mean {thr / 100:g}?" if 1 < thr <= 100 else ""
+        raise AdoptsimError(f"{flag} {thr:g}: {metric} is a share between 0 and 1{hint}")
+    n, hits = len(cases), int(cases["outcome"].sum())
+    need = max(MIN_CASES, math.ceil(MIN_SHARE * n))
+    if min(hits, n - hits) < need:
+        v = cases["value"].to_numpy(dtype=float)
+        lo, q10, q50, q90, hi = np.nanquantile(v, [0, 0.1, 0.5, 0.9, 1])
+        raise AdoptsimError(f"{flag} {thr:g}: {hits} of {n} runs meet the condition and {n - hits} do not; "
+                            f"discovery needs at least {need} on each side. The values range {lo:.3g}..{hi:.3g} "
+                            f"(10%/50%/90%: {q10:.3g}/{q50:.3g}/{q90:.3g}): choose a threshold inside")
 
 
 def discover(sweep: SweepResults | str | Path, metric: str, scope: str = "world", scope_id: str | None = None,
@@ -138,6 +166,7 @@ def discover(sweep: SweepResults | str | Path, metric: str, scope: str = "world"
         raise AdoptsimError(f"{label}: no stored run has {metric!r} for {scope} {scope_id!r}")
     op, thr = (">", above) if above is not None else ("<", below)
     cases["outcome"] = (cases["value"] > thr) if above is not None else (cases["value"] < thr)
+    check_enough_cases(cases, metric, op, thr)
     traj = prim(cases[factors], cases["outcome"].to_numpy(), alpha, min_mass)
     step, why = choose_box(traj, min_density)
     box = box_table(traj, step, cases[factors])

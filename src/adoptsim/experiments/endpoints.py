@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
+
 
 from ..analysis.bands import quantile_table
 from ..errors import AdoptsimError
+from ..io.tables import read_parquet
 from .spec import Experiment
 
 GROUP = ["point", "metric", "scope", "scope_id", "key", "date"]
@@ -72,7 +73,7 @@ def collect_endpoints(exp: Experiment, runs_frame: pd.DataFrame, shards: Path) -
     parts = []
     for point, rep, key in runs_frame.loc[runs_frame["status"] == "ok", ["point", "replicate", "run_key"]] \
             .itertuples(index=False):
-        t = pq.read_table(shards / f"{key}.parquet").to_pandas()
+        t = read_parquet(shards / f"{key}.parquet")
         dates = pd.to_datetime(t["date"])
         pick = dates.isin(wanted) | (dates == dates.max())
         sub = t.loc[pick, ["date", "scope", "scope_id", "metric", "key", "value"]].copy()

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import numpy as np
+import tomli_w
 from pydantic import ValidationError
 
 from ..core.checks import indexed_problems
@@ -143,3 +145,18 @@ def load_experiment(path: str | Path) -> Experiment:
         raise InputError(problems)
     return Experiment(file=file, spec=spec, scenario_file=scen_path, raw=raw, base=base, locators=locators,
                       points=design_points(spec, base, locators, integer), text=path.read_text(encoding="utf-8"))
+
+
+#: The name of the base scenario's resolved copy in a sweep folder (next to ``experiment.toml``).
+RESOLVED_SCENARIO = "scenario.resolved.toml"
+
+
+def portable_text(exp: Experiment) -> str:
+    """The experiment as stored in its sweep folder: the file as given, with ``scenario`` pointing
+    at the resolved copy beside it (:data:`RESOLVED_SCENARIO`), so that the folder re-runs on
+    its own (``adoptsim rerun``) without absolute or ``../`` references."""
+    raw = tomllib.loads(exp.text)
+    raw["scenario"] = RESOLVED_SCENARIO
+    head = (f"# {Path(exp.file).name} as given (its scenario {exp.spec.scenario!r} resolved into "
+            f"{RESOLVED_SCENARIO} beside this file)\n")
+    return head + tomli_w.dumps(raw)

@@ -42,13 +42,16 @@ from ..errors import AdoptsimError, InputError
 from ..io.atomic import atomic_write_bytes, atomic_write_text, check_out_dir
 from ..io.manifest import build_manifest, now, policy_list, read_manifest, write_manifest
 from ..io.sweep_folder import read_index
-from ..io.tables import write_table
+from ..io.tables import to_arrow, write_table
 from .endpoints import collect_endpoints, runs_table, summarise_endpoints
+from .loader import portable_text
 from .executors import InlineExecutor, dask_executor, process_pool, shutdown
 from .spec import Experiment
 
 EXIT_FAILED_RUNS = 3  # the sweep finished but some runs failed
 SHARD_COLUMNS = ["step", "date", "scope", "scope_id", "metric", "key", "value"]
+#: Columns naming the run in every row of its shard (docs/outputs.md): no regex on file names.
+SHARD_IDS = ["run_key", "point", "replicate", "member"]
 
 
 # ---- runs --------------------------------------------------------------------------------
@@ -94,9 +97,11 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
             frame = tidy(model, replicate=replicate, metrics=metrics)
         finally:
             release(model)
-        table = pa.Table.from_pandas(frame[SHARD_COLUMNS], preserve_index=False)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                               b"adoptsim.run": json.dumps(meta or {}, sort_keys=True).encode()})
+        meta = meta or {}
+        ids = {"run_key": meta.get("key", ""), "point": meta.get("point", -1), "replicate": replicate,
+               "member": meta.get("member", -1)}
+        shard = frame[SHARD_COLUMNS].assign(**ids)[[*SHARD_IDS, *SHARD_COLUMNS]]
+        table = to_arrow(shard, meta)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         return {"status": "ok", "shard": sink.getvalue().to_pybytes(), "error": "",
@@ -163,7 +168,7 @@ def start_folder(out: Path, exp: Experiment, manifest: dict) -> None:
     keep the original creation time and record the resumption in ``manifest``."""
     if not (out / "manifest.json").exists():
         write_manifest(out, manifest)
-        atomic_write_text(out / "experiment.toml", exp.text)
+        atomic_write_text(out / "experiment.toml", portable_text(exp))
         atomic_write_text(out / "scenario.resolved.toml", exp.base.to_toml())
     else:
         manifest["created"] = (read_manifest(out) or {}).get("created", manifest["created"])
@@ -234,7 +239,8 @@ def execute(executor: Executor, todo: list[RunSpec], exp: Experiment, n_workers:
             spec = next(it, None)
             if spec is None:
                 return
-            meta = {"key": spec.key, "point": spec.point, "replicate": spec.replicate, "seed": exp.spec.seed}
+            meta = {"key": spec.key, "point": spec.point, "replicate": spec.replicate, "seed": exp.spec.seed,
+                    "member": spec.point * exp.spec.replicates + spec.replicate}
             pending[executor.submit(run_task, spec.scenario, exp.spec.seed, spec.replicate, metrics, meta)] = spec
 
     fill()
@@ -272,7 +278,7 @@ def finish_folder(exp: Experiment, out: Path, runs: list[RunSpec], manifest: dic
 
 
 def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler: str | None = None,
-              resume: bool = False, progress: bool | None = None, command: str | None = None) -> SweepReport:
+              resume: bool = False, progress=None, command: str | None = None) -> SweepReport:
     """Run (or resume) an experiment into the sweep folder ``out``; see the module docstring."""
     out = Path(out)
     runs = plan_runs(exp)
@@ -295,9 +301,12 @@ def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler:
         kind = f"dask {scheduler}"
     else:
         n_workers, executor, kind = local_executor(workers, len(todo))
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len({r.key for r in runs}), initial=skipped, desc=exp.name, unit="run", disable=not show,
-               dynamic_ncols=True)
+    total = len({r.key for r in runs})
+    if callable(progress):  # a factory (total, desc, unit, initial) -> bar, e.g. the CLI's log lines off a terminal
+        bar = progress(total, exp.name, "run", skipped)
+    else:
+        show = sys.stderr.isatty() if progress is None else progress
+        bar = tqdm(total=total, initial=skipped, desc=exp.name, unit="run", disable=not show, dynamic_ncols=True)
     rec = _Recorder(exp, out, bar, skipped)
     try:
         for r in runs:

@@ -46,7 +46,7 @@ from ..core import SCOPES
 from ..errors import AdoptsimError
 from ..io.atomic import check_out_dir
 from ..io.manifest import build_manifest, write_manifest
-from ..io.tables import write_table
+from ..io.tables import read_parquet, write_table
 from .designs import unit_points
 from .loader import load_experiment
 from .paths import is_integer_field
@@ -124,12 +124,15 @@ def tornado_table(summary: pd.DataFrame, exp: Experiment, by: tuple[str, ...] = 
             lo, hi = exp.points[2 * k + 1][name], exp.points[2 * k + 2][name]
             y_lo, y_c, y_hi = y[2 * k + 1], y[0], y[2 * k + 2]
             rows.append({"factor": name, "metric": metric, "scope": scope, "scope_id": scope_id, "key": key,
-                         "date": date, "low": str(lo), "central": str(exp.points[0][name]), "high": str(hi),
+                         "date": date, "low": lo, "central": exp.points[0][name], "high": hi,
                          "y_low": float(y_lo), "y_central": float(y_c), "y_high": float(y_hi),
                          "swing": float(abs(y_hi - y_lo))})
     df = _frame(rows, TORNADO_COLUMNS)
     if df.empty:
         return df
+    for col in ("low", "central", "high"):  # numbers as numbers; text only when a factor is categorical
+        numeric = df[col].map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)).all()
+        df[col] = df[col].astype(float) if numeric else df[col].astype(str)
     df = df.sort_values(["metric", "scope", "scope_id", "key", "date", "swing", "factor"],
                         ascending=[True, True, True, True, True, False, True], kind="stable")
     return df.reset_index(drop=True)
@@ -211,7 +214,7 @@ def prepare(experiment: str | Path | Experiment, by: str | tuple[str, ...]) -> t
     by = (by,) if isinstance(by, str) else tuple(by)
     for b in by:
         if b not in SCOPES:
-            raise AdoptsimError(f"--by: expected one of {', '.join(SCOPES)}, got {b!r}")
+            raise AdoptsimError(f"--level: expected one of {', '.join(SCOPES)}, got {b!r}")
     if method not in ("sobol", "oat"):
         raise AdoptsimError(f"{exp.file}: design.method: sensitivity needs method 'sobol' (Sobol' indices) or "
                             f"'oat' (tornado), got {method!r}")
@@ -238,7 +241,7 @@ def run_sensitivity(experiment: str | Path | Experiment, out: str | Path, worker
     check_out_dir(out, resume, "pass --resume to continue the analysis stored there")
     out.mkdir(parents=True, exist_ok=True)
     rep = run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress)
-    summary = pd.read_parquet(out / "sweep" / "summary.parquet")
+    summary = read_parquet(out / "sweep" / "summary.parquet")
     table = sobol_table(summary, exp, by) if method == "sobol" else tornado_table(summary, exp, by)
     name = "sensitivity" if method == "sobol" else "tornado"
     write_table(table, out / name, fmt)

@@ -47,6 +47,7 @@ from ..core.schema import Scenario, parse_scenario
 from ..errors import AdoptsimError, InputError, Problem, did_you_mean
 from ..io.manifest import build_manifest
 from ..io.scenario_files import load_raw, read_toml
+from ..io.tables import read_parquet
 from ..months import YearMonth, format_month, parse_month
 from .paths import check_factor_values, current_value, is_integer_field, nearest_paths, valid_paths
 from .runner import run_sweep
@@ -212,7 +213,7 @@ class _Evaluator:
         if rep.failed:
             raise AdoptsimError(f"{exp.file}: {rep.failed} run(s) failed while evaluating {p.factor} = "
                                 f"{values}: {'; '.join(rep.errors[:3])}")
-        sel = self._select(pd.read_parquet(work / f"{k:02d}" / "endpoints.parquet"))
+        sel = self._select(read_parquet(work / f"{k:02d}" / "endpoints.parquet"))
         for i, v in enumerate(values):
             reps = sel[sel["point"] == i].sort_values("replicate")["value"].to_numpy(dtype=float)
             mean = float(reps.mean())

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..errors import AdoptsimError
 from .manifest import read_manifest
+from .tables import read_parquet
 
 #: Folder kinds recorded in ``manifest.json`` (``kind``) by the commands that write them.
 FOLDER_KINDS = ("run", "sweep", "compare", "sensitivity", "target", "calibration", "discovery")
@@ -27,7 +28,7 @@ class SweepResults:
 
     def shard(self, key: str) -> pd.DataFrame:
         """The stored time series of one run."""
-        return pd.read_parquet(self.path / "runs" / f"{key}.parquet")
+        return read_parquet(self.path / "runs" / f"{key}.parquet")
 
 
 def folder_kind(path: str | Path) -> str | None:
@@ -52,9 +53,9 @@ def load_sweep(path: str | Path) -> SweepResults:
         raise AdoptsimError(f"{path}: the sweep stored there did not finish; run 'adoptsim sweep "
                             f"{meta.get('experiment_file', 'EXPERIMENT')} --out {path} --resume' first")
     try:
-        return SweepResults(path=path, manifest=meta, runs=pd.read_parquet(path / "runs.parquet"),
-                            summary=pd.read_parquet(path / "summary.parquet"),
-                            endpoints=pd.read_parquet(path / "endpoints.parquet"))
+        return SweepResults(path=path, manifest=meta, runs=read_parquet(path / "runs.parquet"),
+                            summary=read_parquet(path / "summary.parquet"),
+                            endpoints=read_parquet(path / "endpoints.parquet"))
     except (OSError, ValueError) as exc:
         raise AdoptsimError(f"{path}: cannot read sweep tables: {exc}") from None
 

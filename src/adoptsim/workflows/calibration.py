@@ -13,12 +13,13 @@ from .checks import check_executor
 
 def calibrate(spec: str | Path, out: str | Path, workers: int | None = None, scheduler: str | None = None,
               resume: bool = False, scenario_out: str | Path | None = None, fmt: str = "parquet",
-              plot: bool = True) -> CalibrationReport:
+              plot: bool = True, progress=None) -> CalibrationReport:
     """Run the calibration of ``spec`` into ``out`` and draw ``plots/calibration.png``
     (simulated vs observed) and ``plots/posterior.png`` (prior and ABC posterior)."""
     check_executor(workers, scheduler)
     rep = run_calibration(spec, out, workers=workers, scheduler=scheduler, resume=resume,
-                          scenario_out=scenario_out, fmt=fmt)
+                          scenario_out=scenario_out, fmt=fmt,
+                          progress=progress)
     if plot:
         plots = Path(rep.out) / "plots"
         rep.figures.append(calibration_figure(rep.targets, plots / "calibration.png", rep.calibration_title))

@@ -61,14 +61,14 @@ def check_compare_options(folders: list, metric: str, scope: str, scope_id: str 
     """The options of the several-folder form; returns the scope id (``world`` for the world)."""
     check_metric(metric)
     if scope not in SCOPES:
-        raise AdoptsimError(f"--scope: expected world, region or nation, got {scope!r}")
+        raise AdoptsimError(f"--level: expected world, region or nation, got {scope!r}")
     if fmt not in FORMATS:
         raise AdoptsimError(f"--format: expected parquet or csv for the tables, got {fmt!r}")
     if len(folders) < 2:
         raise AdoptsimError("compare: give at least two results folders (the first is the reference)")
     scope_id = "world" if scope == "world" else scope_id
     if scope_id is None:
-        raise AdoptsimError(f"--scope-id: name the {scope} to compare with --scope {scope}")
+        raise AdoptsimError(f"--scope: name the {scope} to compare with --level {scope} --scope ID")
     return scope_id
 
 
@@ -79,7 +79,7 @@ def load_compared(paths: list[Path], metric: str, scope: str, scope_id: str, key
         sel = res.frame[(res.frame["scope"] == scope) & (res.frame["metric"] == metric)]
         known = sorted(map(str, sel["scope_id"].unique()))
         if scope_id not in known:
-            raise AdoptsimError(f"--scope-id: no {scope} {scope_id!r} with metric {metric!r} in {res.path}; "
+            raise AdoptsimError(f"--scope: no {scope} {scope_id!r} with metric {metric!r} in {res.path}; "
                                 f"known: {', '.join(known) or '(none)'}")
         if key is not None:
             keys = sorted(map(str, sel.loc[sel["scope_id"] == scope_id, "key"].unique()))
@@ -118,6 +118,12 @@ def compare_folders(folders: list[str | Path], out: str | Path, metric: str = "s
         raise AdoptsimError(f"compare: {exc}") from None
     meta = compare_manifest(labels, paths, loaded, diffs, metric, scope, scope_id, key)
     policies = merged_policies(loaded)
+
+    where = {"metric": metric, "scope": scope, "scope_id": scope_id}  # every table says what it holds
+    curves, diffs = curves.assign(**where), diffs.assign(**where)
+    curves = curves[["results", "metric", "scope", "scope_id", *[c for c in curves if c not in ("results", *where)]]]
+    diffs = diffs[["results", "reference", "metric", "scope", "scope_id",
+                   *[c for c in diffs if c not in ("results", "reference", *where)]]]
 
     def build(tmp: Path) -> None:
         write_table(curves, tmp / "compare", fmt)

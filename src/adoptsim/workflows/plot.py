@@ -48,13 +48,14 @@ def plot(results: str | Path, metric: str | None = None, by: str = "world", scop
 
 def sweep_outcomes(sw: SweepResults, metric: str, by: str, scope: list[str] | None,
                    key: str | None) -> list[tuple[str, str]]:
-    """The ``(scope id, key)`` pairs to draw of a sweep, after checking ``--by``/``--scope``/``--key``."""
+    """The ``(scope id, key)`` pairs to draw of a sweep, after checking ``--level``/``--scope``/``--key``."""
     if by == "world":
         ids = ["world"]
     else:
         known = sorted(map(str, sw.endpoints.loc[sw.endpoints["scope"] == by, "scope_id"].unique()))
         if not scope:
-            raise AdoptsimError(f"--scope: name the {by}(s) to draw with --by {by}; known: {', '.join(known)}")
+            raise AdoptsimError(f"--scope: name the {by}(s) to draw with --level {by} --scope ID; "
+                                f"known: {', '.join(known)}")
         for s in scope:
             if s not in known:
                 raise AdoptsimError(f"--scope: no {by} {s!r} in {sw.path}; known: {', '.join(known)}")

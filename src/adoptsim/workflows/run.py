@@ -32,12 +32,13 @@ class RunReport:
 
 def run_scenario(scenario_file: str | Path, seed: int | None = None, replicates: int = 10,
                  out: Path | None = None, overwrite: bool = False, fmt: str = "parquet", plots: bool = True,
-                 progress: Callable[[int, str], ContextManager] | None = None) -> RunReport:
+                 progress: Callable[[int, str], ContextManager] | None = None,
+                 on_stage: Callable[[str], None] | None = None) -> RunReport:
     """Run ``replicates`` replicates of a scenario file (seed: ``seed`` or the scenario's
     ``[meta] seed``) and publish the results folder ``out`` (default ``results/<scenario>``, or
     ``-2``, ``-3``... if it exists) with its figures unless ``plots`` is false. ``progress(total,
     description)`` may return a progress bar (a context manager with ``update(n)``) counting
-    months."""
+    months; ``on_stage(text)`` hears of the stages after the simulation (writing, drawing)."""
     scenario = load_scenario(scenario_file)
     if replicates < 1:
         raise AdoptsimError(f"--replicates: expected a whole number >= 1, got {replicates}")
@@ -52,6 +53,8 @@ def run_scenario(scenario_file: str | Path, seed: int | None = None, replicates:
     meta = run_manifest(scenario, str(scenario_file), seed, replicates, fmt, time.perf_counter() - t0)
 
     def build(tmp: Path) -> None:
+        if on_stage:
+            on_stage(f"writing tables{' and drawing figures' if plots else ''} of {scenario.meta.name}")
         write_run(tmp, frame, summarise_run(frame), scenario, meta, fmt)
         if plots:
             draw_run_plots(frame, meta, tmp / "plots")

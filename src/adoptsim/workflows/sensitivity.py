@@ -34,10 +34,11 @@ def draw_sensitivity(rep: SensitivityReport) -> list[Path]:
 
 def sensitivity(exp: Experiment, out: str | Path, workers: int | None = None, scheduler: str | None = None,
                 resume: bool = False, by: str | tuple[str, ...] = "world", fmt: str = "parquet",
-                metric: str | None = None, key: str | None = None, plot: bool = True) -> SensitivityReport:
+                metric: str | None = None, key: str | None = None, plot: bool = True,
+                progress=None) -> SensitivityReport:
     """Run the analysis into ``out`` (tables, manifest, ``sweep/``) and draw its figure; the
     report's ``exit_code`` is 3 when some runs failed."""
     rep = run_sensitivity(exp, out, workers=workers, scheduler=scheduler, resume=resume, by=by, fmt=fmt,
-                          plot=plot, metric=metric, key=key)
+                          plot=plot, metric=metric, key=key, progress=progress)
     rep.figures.extend(draw_sensitivity(rep))
     return rep

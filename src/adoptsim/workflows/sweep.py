@@ -24,6 +24,7 @@ def prepare_sweep(experiment_file: str | Path, out: Path | None = None, resume: 
 
 
 def sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler: str | None = None,
-          resume: bool = False) -> SweepReport:
-    """Run (or resume) the experiment into ``out``; the report says how many runs failed."""
-    return run_sweep(exp, out, workers=workers, scheduler=scheduler, resume=resume)
+          resume: bool = False, progress=None) -> SweepReport:
+    """Run (or resume) the experiment into ``out``; the report says how many runs failed.
+    ``progress`` is a factory ``(total, desc, unit, initial) -> bar`` (default: tqdm on a terminal)."""
+    return run_sweep(exp, out, workers=workers, scheduler=scheduler, resume=resume, progress=progress)

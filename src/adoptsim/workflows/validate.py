@@ -6,45 +6,42 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.schema import parse_scenario
+from ..errors import AdoptsimError
 from ..io.scenario_files import load_raw, read_toml
-
-
-def file_kind(raw: dict) -> str:
-    """What an input TOML file is: scenario, experiment, target (experiment with [target]),
-    calibration (spec) or targets (a calibration target file)."""
-    if "scenario" in raw and "parameters" in raw:
-        return "calibration"
-    if "scenario" in raw and ("factors" in raw or "design" in raw or "replicates" in raw):
-        return "target" if "target" in raw else "experiment"
-    if isinstance(raw.get("targets"), list) and not {"nations", "vendors", "extends"} & set(raw):
-        return "targets"
-    return "scenario"
+from .kinds import KINDS, SCENARIO_KEYS, file_kind
 
 
 def validate_file(file: str | Path) -> str:
-    """Load and check one input file as its kind (:func:`file_kind`) requires; return the kind.
-    Raises AdoptsimError (an InputError lists every problem) when the file is not valid.
+    """Load and check one input file as its kind (:func:`adoptsim.workflows.kinds.file_kind`)
+    requires; return the kind. Raises AdoptsimError (an InputError lists every problem) when the
+    file is not valid, or is no adoptsim input at all.
 
     The loaders of experiments are imported only for their kind: checking a scenario does not
     load the runner (Mesa), which keeps ``adoptsim validate scenario.toml`` fast."""
     f = str(file)
+    if Path(f).is_dir():
+        raise AdoptsimError(f"{f}: this is a folder; 'adoptsim validate' checks input TOML files")
     kind = file_kind(read_toml(Path(f), f))
-    if kind == "target":
+    if kind in ("target-experiment",):
         from ..experiments.target import load_target
 
         load_target(f)
-    elif kind == "experiment":
+    elif kind in ("experiment", "sensitivity-experiment"):
         from ..experiments.loader import load_experiment
 
         load_experiment(f)
-    elif kind == "calibration":
+    elif kind == "calibration-spec":
         from ..experiments.calibration.spec import load_spec
 
         load_spec(f)
-    elif kind == "targets":
+    elif kind == "calibration-targets":
         from ..experiments.calibration.targets import load_targets
 
         load_targets(f)
-    else:
+    elif kind == "scenario":
         parse_scenario(load_raw(f), f)
+    else:
+        raise AdoptsimError(f"{f}: {KINDS[kind][0]}: none of a scenario's tables "
+                            f"({', '.join(sorted(SCENARIO_KEYS))}), nor an experiment's 'scenario' and "
+                            "'factors', nor a calibration spec's 'parameters'")
     return kind

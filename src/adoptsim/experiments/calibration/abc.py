@@ -49,12 +49,12 @@ from ...errors import AdoptsimError
 from ...io.atomic import atomic_write_text, check_out_dir
 from ...io.manifest import build_manifest
 from ...io.scenario_files import load_scenario
-from ...io.tables import write_table
+from ...io.tables import read_parquet, write_table
 from ..designs import CALIBRATION_SPAWN, unit_design, unit_points
 from ..paths import apply_point, current_value
 from ..runner import run_sweep
 from ..spec import Design, Experiment, ExperimentSpec, Factor
-from .scenario_file import calibrated_toml
+from .scenario_file import BASE_COPY, base_reference, calibrated_toml
 from .spec import Calibration, load_spec
 from .targets import deviation, distance, month_text, run_values, target_numbers
 
@@ -117,12 +117,12 @@ class CalibrationReport:
 def per_point_values(cal: Calibration, exp: Experiment, sweep_dir: Path) -> tuple[pd.DataFrame, int]:
     """Every successful run's target values (point, replicate and one column per target id) and
     the number of failed runs."""
-    runs = pd.read_parquet(sweep_dir / "runs.parquet")
+    runs = read_parquet(sweep_dir / "runs.parquet")
     ok = runs[runs["status"] == "ok"]
     parts = []
     scen_cache: dict[int, Scenario] = {}
     for point, rep, key in ok[["point", "replicate", "run_key"]].itertuples(index=False):
-        frame = pd.read_parquet(sweep_dir / "runs" / f"{key}.parquet")
+        frame = read_parquet(sweep_dir / "runs" / f"{key}.parquet")
         frame["replicate"] = int(rep)
         if point not in scen_cache:
             scen_cache[point] = exp.point_scenario(int(point))
@@ -220,7 +220,10 @@ def _round(x: float, integer: bool) -> float | int:
 # ---- the calibrated scenario and the tables ------------------------------------------------
 
 def write_calibrated(cal: Calibration, fitted: dict[str, Any], text: str, scenario_path: Path) -> None:
-    """Write the calibrated scenario and check that it loads and resolves to the fitted values."""
+    """Write the calibrated scenario (and, when it extends :data:`BASE_COPY`, the resolved base
+    beside it) and check that it loads and resolves to the fitted values."""
+    if base_reference(cal, scenario_path) == BASE_COPY:
+        atomic_write_text(scenario_path.parent / BASE_COPY, cal.base.to_toml())
     atomic_write_text(scenario_path, text)
     calibrated = load_scenario(scenario_path)
     for p, v in fitted.items():

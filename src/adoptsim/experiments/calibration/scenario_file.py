@@ -25,8 +25,20 @@ def _prior(cal: Calibration, path: str, i: int) -> str:
     return f"{p.range[i]:g}"
 
 
-def _header(cal: Calibration, acc: pd.DataFrame, rule: str, path: Path, n_samples: int, refined: bool) -> list[str]:
+#: The resolved copy of the base scenario written beside a calibrated scenario that could not
+#: reach its base without ``../`` (``OUT/calibrated.toml``): the folder stays self-contained.
+BASE_COPY = "base.resolved.toml"
+
+
+def base_reference(cal: Calibration, path: Path) -> str:
+    """What the calibrated scenario at ``path`` extends: the base scenario by a relative path
+    inside its folder tree, else :data:`BASE_COPY` (written beside it)."""
     rel = os.path.relpath(cal.scenario_file.resolve(), Path(path).resolve().parent).replace(os.sep, "/")
+    return BASE_COPY if rel.startswith("../") or os.path.isabs(rel) else rel
+
+
+def _header(cal: Calibration, acc: pd.DataFrame, rule: str, path: Path, n_samples: int, refined: bool) -> list[str]:
+    rel = base_reference(cal, path)
     lines = [
         f"# {cal.base.meta.name}, calibrated: written by `adoptsim calibrate {cal.file}`.",
         f"# Method: ABC rejection over a Latin hypercube of {n_samples} parameter samples x "
@@ -35,7 +47,7 @@ def _header(cal: Calibration, acc: pd.DataFrame, rule: str, path: Path, n_sample
         "# Fitted values: " + ("refined by Nelder-Mead on the distance (common random numbers); "
                                if refined else "the posterior median; ")
         + "the comment gives the 10-90% posterior interval, the prior range and the base value.",
-        f"# Fitted to the targets of {os.path.relpath(cal.targets_file.resolve(), Path(path).resolve().parent)}:",
+        f"# Fitted to the targets of {cal.targets_file.name} (beside the calibration spec):",
     ]
     for t in cal.targets:
         lines.append(f"#   {t.id} ({t.quantity or t.metric}): {t.value} in [{t.range[0]}, {t.range[1]}]")
