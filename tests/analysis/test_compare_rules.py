@@ -56,14 +56,14 @@ def test_other_seed_or_replicate_count_is_unpaired(runs, other, n):
 def test_another_horizon_or_a_missing_scope_is_refused(runs):
     with pytest.raises(AdoptsimError, match="start and horizon must match"):
         check_comparable(_items(runs, "a", "short"), "world", "world")
-    with pytest.raises(AdoptsimError, match="no nation 'BR'"):
+    with pytest.raises(AdoptsimError, match="missing: BR"):
         check_comparable(_items(runs, "a", "no_br"), "nation", "BR")
     check_comparable(_items(runs, "a", "two"), "nation", "BR")  # same horizon, scope present: fine
 
 
 @pytest.mark.parametrize("other, pair_flags, several_flags, expected", [
     ("short", [], [], "start and horizon must match"),
-    ("no_br", ["--by", "nation", "--scope", "BR"], ["--scope", "nation", "--scope-id", "BR"], "no nation 'BR'"),
+    ("no_br", ["--level", "nation", "--scope", "BR"], ["--level", "nation", "--scope", "BR"], "BR"),  # "no nation 'BR'" or "missing: BR"
 ])
 def test_both_compare_forms_refuse_with_one_line(runs, tmp_path, capsys, other, pair_flags, several_flags,
                                                  expected):

@@ -36,7 +36,9 @@ def test_run_writes_a_complete_results_folder(small_path, tmp_path, capsys):
     s = load_scenario(small_path)
     assert man["scenario_hash"] == s.digest() and man["seed"] == 3 and man["replicates"] == 3
     assert {"mesa", "numpy", "python", "adoptsim"} <= set(man["versions"])
-    assert man["policies"] == [{"name": "chips", "type": "export_control", "start": "2025-06", "end": None}]
+    assert man["policies"] == [{"name": "chips", "type": "export_control", "start": "2025-06", "end": None,
+                               "label": "chips"}]
+    assert man["labels"]["vendor"]["deepseek"] == "deepseek" and set(man["labels"]) == {"nation", "vendor", "product", "policy"}
     resolved = tomllib.loads((out / "scenario.resolved.toml").read_text())
     assert resolved["choice"]["temperature"] == 1.0  # defaults filled in
     assert (out / "plots" / "adoption.png").stat().st_size > 20_000
