@@ -43,11 +43,22 @@ def print_failures(errors: list[str], out: Path | None = None) -> None:
         print(f"failed: ... and {len(errors) - 10} more (see {out / 'runs.parquet'})", file=sys.stderr)
 
 
+def budget(args):
+    """The size caps of ``--max-memory`` and ``--max-runs`` (docs/cli.md, "Size caps")."""
+    from ..experiments.budget import MAX_RUNS, Budget, parse_size
+
+    if args.max_runs is not None and args.max_runs < 1:
+        raise AdoptsimError(f"--max-runs: expected a whole number >= 1, got {args.max_runs}")
+    return Budget(max_memory=None if args.max_memory is None else parse_size(args.max_memory),
+                  max_runs=MAX_RUNS if args.max_runs is None else args.max_runs)
+
+
 def cmd_run(args) -> int:
     from ..workflows.run import run_scenario
 
     rep = run_scenario(args.scenario, seed=args.seed, replicates=args.replicates, out=args.out,
-                       overwrite=args.overwrite, fmt=args.format, plots=not args.no_plots, progress=progress_bar)
+                       overwrite=args.overwrite, fmt=args.format, plots=not args.no_plots, progress=progress_bar,
+                       budget=budget(args))
     print(f"{rep.name}: {rep.replicates} replicate(s) x {rep.months} months in {rep.elapsed:.2f} s -> {rep.out}")
     return 0
 
@@ -69,9 +80,10 @@ def cmd_validate(args) -> int:
 def cmd_sweep(args) -> int:
     from ..workflows.sweep import prepare_sweep, sweep
 
-    exp, out = prepare_sweep(args.experiment, args.out, args.resume, args.workers, args.scheduler)
+    caps = budget(args)
+    exp, out = prepare_sweep(args.experiment, args.out, args.resume, args.workers, args.scheduler, caps)
     try:
-        rep = sweep(exp, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume)
+        rep = sweep(exp, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume, budget=caps)
     except KeyboardInterrupt:
         return interrupted(out)
     print_failures(rep.errors, rep.out)
@@ -140,10 +152,11 @@ def cmd_compare(args) -> int:
 def cmd_sensitivity(args) -> int:
     from ..workflows.sensitivity import prepare_sensitivity, sensitivity
 
-    exp = prepare_sensitivity(args.experiment, args.workers, args.scheduler)
+    caps = budget(args)
+    exp = prepare_sensitivity(args.experiment, args.workers, args.scheduler, caps)
     try:
         rep = sensitivity(exp, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                          by=args.by, fmt=args.format, metric=args.metric, key=args.key)
+                          by=args.by, fmt=args.format, metric=args.metric, key=args.key, budget=caps)
     except KeyboardInterrupt:
         return interrupted(args.out)
     print_failures(rep.sweep.errors)
@@ -158,7 +171,7 @@ def cmd_calibrate(args) -> int:
 
     try:
         rep = calibrate(args.spec, args.out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                        scenario_out=args.scenario_out, fmt=args.format)
+                        scenario_out=args.scenario_out, fmt=args.format, budget=budget(args))
     except KeyboardInterrupt:
         return interrupted(args.out)
     print(rep.summary())

@@ -11,6 +11,17 @@ from .commands import (FIGURE_FORMATS, cmd_calibrate, cmd_compare, cmd_discover,
                        cmd_run, cmd_sensitivity, cmd_sweep, cmd_target, cmd_validate, cmd_validation_report)
 
 
+# ---- size caps (docs/cli.md, "Size caps"): one helper, added to run, sweep, sensitivity, calibrate ----
+
+def add_size_caps(p) -> None:
+    """``--max-memory SIZE`` and ``--max-runs N``: the caps a job's size estimate must fit."""
+    g = p.add_argument_group("size caps")
+    g.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="refuse a job estimated to need more memory, e.g. 40G (default: the available memory)")
+    g.add_argument("--max-runs", type=int, default=None, metavar="N",
+                   help="refuse a job of more runs (default 1000000)")
+
+
 def add_run_commands(sub) -> None:
     """run, validate and plot: one scenario and its results folder."""
     r = sub.add_parser("run", help="run a scenario and write a results folder")
@@ -21,6 +32,7 @@ def add_run_commands(sub) -> None:
     r.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     r.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
     r.add_argument("--no-plots", action="store_true", help="do not draw figures")
+    add_size_caps(r)
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="check scenario and experiment files")
@@ -99,6 +111,7 @@ def add_experiment_commands(sub) -> None:
                     help="run on a Dask cluster, e.g. tcp://host:8786 (needs adoptsim[dask])")
     sw.add_argument("--resume", action="store_true", help="continue a sweep in --out, skipping stored runs")
     sw.add_argument("--out", type=Path, default=None, help="sweep folder (default results/<experiment>)")
+    add_size_caps(sw)
     sw.set_defaults(func=cmd_sweep)
 
     se = sub.add_parser("sensitivity", help="Sobol' indices or an OAT tornado of an experiment's factors")
@@ -112,6 +125,7 @@ def add_experiment_commands(sub) -> None:
     se.add_argument("--metric", default=None, help="outcome drawn in the figure (default: first metric)")
     se.add_argument("--key", default=None, help="its key (vendor, licence, origin)")
     se.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
+    add_size_caps(se)
     se.set_defaults(func=cmd_sensitivity)
 
     ca = sub.add_parser("calibrate", help="fit a scenario's assumed parameters to observed targets (ABC)")
@@ -123,6 +137,7 @@ def add_experiment_commands(sub) -> None:
     ca.add_argument("--scenario-out", type=Path, default=None,
                     help="where to write the calibrated scenario (default OUT/calibrated.toml)")
     ca.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
+    add_size_caps(ca)
     ca.set_defaults(func=cmd_calibrate)
 
 

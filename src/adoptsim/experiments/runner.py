@@ -27,7 +27,8 @@ import os
 import sys
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,12 +40,13 @@ from ..core.metrics import tidy
 from ..core.model import AdoptionModel, release, replicate_seed
 from ..core.schema import Scenario
 from ..errors import AdoptsimError, InputError
-from ..io.atomic import atomic_write_bytes, atomic_write_text, check_out_dir
+from ..io.atomic import atomic_write_bytes, atomic_write_text, check_out_dir, check_writable, out_lock
 from ..io.manifest import build_manifest, now, policy_list, read_manifest, write_manifest
 from ..io.sweep_folder import read_index
 from ..io.tables import write_table
 from .endpoints import collect_endpoints, runs_table, summarise_endpoints
-from .executors import InlineExecutor, dask_executor, process_pool, shutdown
+from .budget import Budget, check_budget, estimate_sweep
+from .executors import MAX_ATTEMPTS, Workers, connect_dask, signals_ignored
 from .spec import Experiment
 
 EXIT_FAILED_RUNS = 3  # the sweep finished but some runs failed
@@ -170,29 +172,38 @@ def start_folder(out: Path, exp: Experiment, manifest: dict) -> None:
         manifest["resumed"] = now()
 
 
-def queue_runs(runs: list[RunSpec], shards: Path) -> tuple[list[RunSpec], dict[str, str], int]:
-    """The runs to execute (one per key, shard not stored yet), the keys of invalid points
-    with their errors, and the number of keys already stored."""
+def shard_readable(path: Path) -> bool:
+    """Whether a stored shard is a complete Parquet file (its footer reads)."""
+    try:
+        pq.read_metadata(path)
+        return True
+    except Exception:  # truncated, empty, not Parquet, unreadable
+        return False
+
+
+def queue_runs(runs: list[RunSpec], shards: Path) -> tuple[list[RunSpec], dict[str, str], int, int]:
+    """The runs to execute (one per key, no complete shard stored yet), the keys of invalid
+    points with their errors, the number of keys already stored and the number of truncated or
+    unreadable shards found (removed: their runs are queued again)."""
     todo: list[RunSpec] = []
     queued: set[str] = set()
     failed_now: dict[str, str] = {}
+    broken = 0
     for r in runs:
-        if r.key in queued or (shards / f"{r.key}.parquet").exists():
+        if r.key in queued:
             continue
+        shard = shards / f"{r.key}.parquet"
+        if shard.exists():
+            if shard_readable(shard):
+                continue
+            shard.unlink(missing_ok=True)
+            broken += 1
         queued.add(r.key)
         if r.scenario is None:
             failed_now[r.key] = r.error
         else:
             todo.append(r)
-    return todo, failed_now, len({r.key for r in runs}) - len(queued)
-
-
-def local_executor(workers: int | None, n_tasks: int) -> tuple[int, Executor, str]:
-    """``(workers, executor, description)``: the calling process for one worker, else a pool."""
-    n_workers = workers or os.cpu_count() or 1
-    n_workers = max(1, min(n_workers, n_tasks or 1))
-    executor = InlineExecutor() if n_workers == 1 else process_pool(n_workers)
-    return n_workers, executor, "in-process" if n_workers == 1 else f"{n_workers} processes"
+    return todo, failed_now, len({r.key for r in runs}) - len(queued), broken
 
 
 class _Recorder:
@@ -221,32 +232,54 @@ class _Recorder:
         self.bar.set_postfix(done=self.ok + self.skipped, failed=self.failed, refresh=False)
 
 
-def execute(executor: Executor, todo: list[RunSpec], exp: Experiment, n_workers: int, rec: _Recorder) -> None:
+def worker_died(exc: BaseException) -> bool:
+    """Whether a run's failure is its local worker process dying (the pool is then broken)."""
+    return isinstance(exc, BrokenProcessPool)
+
+
+def execute(pool: Workers, todo: list[RunSpec], exp: Experiment, rec: _Recorder, out: Path) -> None:
     """Submit the runs, a window of a few per worker in flight, recording each as it finishes
-    (in point and replicate order among those finished together)."""
+    (in point and replicate order among those finished together). Waits are bounded: a broken
+    local pool is replaced and its runs retried (at most ``MAX_ATTEMPTS`` starts each), a lost
+    Dask scheduler raises :class:`SchedulerLost`."""
     metrics = tuple(exp.spec.metrics)
-    window = max(2, 2 * n_workers)
-    it = iter(todo)
+    window = max(2, 2 * pool.n)
+    queue = list(reversed(todo))
+    attempts: dict[str, int] = {}
     pending: dict[Future, RunSpec] = {}
 
     def fill() -> None:
-        while len(pending) < window:
-            spec = next(it, None)
-            if spec is None:
-                return
+        while len(pending) < window and queue:
+            spec = queue.pop()
+            attempts[spec.key] = attempts.get(spec.key, 0) + 1
             meta = {"key": spec.key, "point": spec.point, "replicate": spec.replicate, "seed": exp.spec.seed}
-            pending[executor.submit(run_task, spec.scenario, exp.spec.seed, spec.replicate, metrics, meta)] = spec
+            pending[pool.submit(run_task, spec.scenario, exp.spec.seed, spec.replicate, metrics, meta)] = spec
+
+    def settle(fut: Future, spec: RunSpec) -> bool:
+        """Record a finished run; False when its worker died and it is queued again."""
+        exc = fut.exception() if fut.done() else BrokenProcessPool("the pool was replaced")
+        if exc is not None and worker_died(exc) and attempts[spec.key] < MAX_ATTEMPTS:
+            queue.append(spec)
+            return False
+        if exc is None:
+            res = fut.result()
+        else:  # the worker died too often, or Dask lost the task
+            why = "worker process died (killed or out of memory)" if worker_died(exc) else type(exc).__name__
+            res = {"status": "failed", "shard": None, "error": f"{why}: {exc}", "duration": 0.0}
+        rec.finish(spec, res)
+        return True
 
     fill()
     while pending:
-        done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-        for fut in sorted(done, key=lambda f: (pending[f].point, pending[f].replicate)):
-            spec = pending.pop(fut)
-            try:
-                res = fut.result()
-            except Exception as exc:  # the worker itself died, or Dask lost the task
-                res = {"status": "failed", "shard": None, "error": f"{type(exc).__name__}: {exc}", "duration": 0.0}
-            rec.finish(spec, res)
+        done, _ = wait(list(pending), timeout=1.0, return_when=FIRST_COMPLETED)
+        if not done:
+            pool.check(str(out))
+            continue
+        ordered = sorted(done, key=lambda f: (pending[f].point, pending[f].replicate))
+        if not all([settle(f, pending.pop(f)) for f in ordered]):  # a worker died: the pool is broken
+            for f in list(pending):  # every other run in flight on it starts again too
+                settle(f, pending.pop(f))
+            pool.renew()
         fill()
 
 
@@ -272,42 +305,52 @@ def finish_folder(exp: Experiment, out: Path, runs: list[RunSpec], manifest: dic
 
 
 def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler: str | None = None,
-              resume: bool = False, progress: bool | None = None, command: str | None = None) -> SweepReport:
-    """Run (or resume) an experiment into the sweep folder ``out``; see the module docstring."""
+              resume: bool = False, progress: bool | None = None, command: str | None = None,
+              budget: Budget | None = None) -> SweepReport:
+    """Run (or resume) an experiment into the sweep folder ``out``; see the module docstring.
+    The job's runs and memory are checked against ``budget`` (docs/cli.md) before planning.
+    An interrupt (KeyboardInterrupt) stops the workers within seconds and re-raises: the
+    finished runs are stored and ``resume=True`` continues."""
     out = Path(out)
+    if workers is not None and workers < 1:
+        raise AdoptsimError(f"--workers: expected a whole number >= 1, got {workers}")
+    n_runs = len(exp.points) * exp.spec.replicates
+    local = 1 if scheduler else max(1, min(workers or os.cpu_count() or 1, n_runs))
+    estimate = estimate_sweep(f"{exp.file}: {len(exp.points)} point(s) x {exp.spec.replicates} replicate(s)",
+                              exp.base, n_runs, local, exp.spec.metrics)
+    check_budget(estimate, budget)
     runs = plan_runs(exp)
     digest = design_hash(exp, runs)
     check_sweep_folder(out, resume, digest)
-    if workers is not None and workers < 1:
-        raise AdoptsimError(f"--workers: expected a whole number >= 1, got {workers}")
-    client = executor = None
-    if scheduler:  # connect before anything is written: a bad address leaves no folder behind
-        client, executor, n_workers = dask_executor(scheduler)
-    shards = out / "runs"
-    shards.mkdir(parents=True, exist_ok=True)
-    for stale in shards.glob(".*.tmp"):  # writes cut short by a kill
-        stale.unlink(missing_ok=True)
-    t_start = time.perf_counter()
-    manifest = sweep_manifest(exp, runs, digest, command)
-    start_folder(out, exp, manifest)
-    todo, failed_now, skipped = queue_runs(runs, shards)
-    if scheduler:
-        kind = f"dask {scheduler}"
-    else:
-        n_workers, executor, kind = local_executor(workers, len(todo))
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len({r.key for r in runs}), initial=skipped, desc=exp.name, unit="run", disable=not show,
-               dynamic_ncols=True)
-    rec = _Recorder(exp, out, bar, skipped)
-    try:
-        for r in runs:
-            if r.key in failed_now:
-                rec.finish(r, {"status": "failed", "error": failed_now.pop(r.key), "duration": 0.0})
-        execute(executor, todo, exp, n_workers, rec)
-    except BaseException:
-        shutdown(executor, client, cancel=True)
+    check_writable(out, estimate.disk if not resume else 1 << 20)
+    client, n_dask = connect_dask(scheduler) if scheduler else (None, 1)  # before anything is written
+    with out_lock(out):
+        shards = out / "runs"
+        shards.mkdir(parents=True, exist_ok=True)
+        for stale in shards.glob(".*.tmp"):  # writes cut short by a kill
+            stale.unlink(missing_ok=True)
+        t_start = time.perf_counter()
+        manifest = sweep_manifest(exp, runs, digest, command)
+        start_folder(out, exp, manifest)
+        todo, failed_now, skipped, broken = queue_runs(runs, shards)
+        if broken:
+            print(f"note: {out}: {broken} truncated or unreadable run file(s) found; running them again",
+                  file=sys.stderr)
+        pool = Workers(workers, len(todo), scheduler, client, n_dask)
+        show = sys.stderr.isatty() if progress is None else progress
+        bar = tqdm(total=len({r.key for r in runs}), initial=skipped, desc=exp.name, unit="run", disable=not show,
+                   dynamic_ncols=True)
+        rec = _Recorder(exp, out, bar, skipped)
+        try:
+            for r in runs:
+                if r.key in failed_now:
+                    rec.finish(r, {"status": "failed", "error": failed_now.pop(r.key), "duration": 0.0})
+            execute(pool, todo, exp, rec, out)
+        except BaseException:
+            with signals_ignored():
+                pool.close(cancel=True)
+                bar.close()
+            raise
+        pool.close(cancel=False)
         bar.close()
-        raise
-    shutdown(executor, client, cancel=False)
-    bar.close()
-    return finish_folder(exp, out, runs, manifest, kind, t_start, skipped, rec.errors)
+        return finish_folder(exp, out, runs, manifest, pool.kind, t_start, skipped, rec.errors)

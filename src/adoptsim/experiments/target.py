@@ -46,7 +46,7 @@ from ..core.metrics import METRICS
 from ..core.schema import Scenario, parse_scenario
 from ..errors import AdoptsimError, InputError, Problem, did_you_mean
 from ..io.manifest import build_manifest
-from ..io.scenario_files import load_raw, read_toml
+from ..io.scenario_files import load_raw, read_bytes_bounded, read_toml
 from ..months import YearMonth, format_month, parse_month
 from .paths import check_factor_values, current_value, is_integer_field, nearest_paths, valid_paths
 from .runner import run_sweep
@@ -178,7 +178,7 @@ def load_target(path: str | Path) -> TargetProblem:
     lo, hi = (int(math.ceil(f.range[0])), int(math.floor(f.range[1]))) if integer else tuple(map(float, f.range))
     spec = spec.model_copy(update={"metrics": [target.metric], "dates": [target.date]})
     exp = Experiment(file=file, spec=spec, scenario_file=scen_path, raw=raw, base=base, locators=locators,
-                     points=[], text=path.read_text(encoding="utf-8"))
+                     points=[], text=read_bytes_bounded(path, file).decode("utf-8"))
     return TargetProblem(exp, target, f.path, lo, hi, integer)
 
 

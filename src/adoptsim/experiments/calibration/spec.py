@@ -32,7 +32,7 @@ from pydantic import Field, ValidationError, field_validator
 from ...core.checks import indexed_problems
 from ...core.schema import Scenario, parse_scenario
 from ...errors import InputError, Problem
-from ...io.scenario_files import load_raw, read_toml
+from ...io.scenario_files import load_raw, read_bytes_bounded, read_toml
 from ...months import YearMonth, format_month, parse_month
 from ..paths import check_factor_values, current_value, is_integer_field, nearest_paths, valid_paths
 from ..spec import Strict, check_range
@@ -183,4 +183,4 @@ def load_spec(path: str | Path) -> Calibration:
     cut["meta"] = {**raw.get("meta", {}), "months": parse_month(horizon) - base.start_month + 1}
     return Calibration(file=file, spec=spec, scenario_file=scen_path, targets_file=tpath, targets=targets,
                        all_targets=all_targets, raw=cut, base=base, locators=locators, integer=integer,
-                       horizon=horizon, text=path.read_text(encoding="utf-8"))
+                       horizon=horizon, text=read_bytes_bounded(path, file).decode("utf-8"))
