@@ -10,10 +10,12 @@ command prints a traceback unless ``--debug`` is given.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
+import time
 
 from ..errors import AdoptsimError, InputError
 from .parser import build_parser
@@ -21,31 +23,60 @@ from .parser import build_parser
 __all__ = ["build_parser", "main"]
 
 
-def _terminate(signum, frame) -> None:
-    """SIGTERM: stop as Ctrl-C does (workers stopped, finished runs kept)."""
-    raise KeyboardInterrupt
+class _Interrupts:
+    """SIGINT and SIGTERM while a command runs: the first raises KeyboardInterrupt (the command
+    stops its workers and says how to resume); later ones are ignored while that clean-up runs
+    (it is bounded), unless it takes over :data:`FORCE_AFTER` seconds: then the process ends at
+    once (exit 130) after terminating its workers. Any number of interrupts, at any spacing,
+    ends a command within a few seconds."""
+
+    FORCE_AFTER = 5.0
+
+    def __init__(self):
+        self.first: float | None = None
+
+    def __call__(self, signum, frame) -> None:
+        if self.first is None:
+            self.first = time.monotonic()
+            raise KeyboardInterrupt
+        if time.monotonic() - self.first > self.FORCE_AFTER:
+            _stop_workers()
+            os._exit(130)
+
+    @contextlib.contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        old = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():  # after an interrupt the process is ending: a late Ctrl-C
+                signal.signal(s, h if self.first is None else signal.SIG_IGN)  # must not kill it
 
 
 def _stop_workers() -> None:
-    """Terminate any worker process left running (a second Ctrl-C may have cut a clean-up)."""
+    """Terminate any worker process left running (an interrupt may have cut a clean-up short)."""
     if "adoptsim.experiments.executors" in sys.modules:
-        from ..experiments.executors import signals_ignored, stop_workers
+        from ..experiments.executors import stop_workers
 
-        with signals_ignored():
-            stop_workers()
+        stop_workers()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), run the command, return its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
-    try:
-        return _dispatch(args)
-    except KeyboardInterrupt:  # a second interrupt during the first one's message
-        _stop_workers()
-        return 130
+    interrupts = _Interrupts()
+    with interrupts.installed():
+        try:
+            code = _dispatch(args)
+        except KeyboardInterrupt:  # raised while an error message was printed
+            code = 130
+        if interrupts.first is not None:
+            _stop_workers()
+    return code
 
 
 def _dispatch(args) -> int:
