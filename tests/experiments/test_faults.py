@@ -392,3 +392,27 @@ def test_a_lost_scheduler_ends_the_sweep_with_exit_3_and_it_resumes(sweep_files,
     stored = json.loads((out / "manifest.json").read_text())
     assert stored["status"] == "running"
     assert_resumes_identical(exp, out, tmp_path / "whole")
+
+
+@pytest.mark.slow
+def test_a_lost_dask_worker_is_retried_and_the_sweep_completes_identical(sweep_files, tmp_path):
+    pytest.importorskip("distributed")
+    exp = sweep_files(replicates=10, months=24, per_nation=100)
+    cluster = subprocess.Popen([sys.executable, "-c", SCHEDULER], stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    out = tmp_path / "out"
+    try:
+        address = cluster.stdout.readline().strip()
+        proc = adoptsim("sweep", str(exp), "--scheduler", address, "--out", str(out))
+        wait_for_shards(out, 2, proc)
+        workers = [c for c in children(cluster.pid)  # the nannies' worker processes
+                   if "resource_tracker" not in Path(f"/proc/{c}/cmdline").read_text()]
+        assert workers, "no Dask worker processes found"
+        os.kill(workers[0], signal.SIGKILL)
+        code, err = finished(proc, timeout=120)
+    finally:
+        os.killpg(cluster.pid, signal.SIGKILL)
+        cluster.wait()
+    assert code == 0, err
+    assert main(["sweep", str(exp), "--workers", "1", "--out", str(tmp_path / "whole")]) == 0
+    assert (out / "summary.parquet").read_bytes() == (tmp_path / "whole" / "summary.parquet").read_bytes()

@@ -118,6 +118,9 @@ def connect_dask(address: str):
     except ImportError:
         raise AdoptsimError("--scheduler: Dask is not installed; install it with "
                             "pip install 'adoptsim[dask]' (or pip install 'dask[distributed]')") from None
+    import logging
+
+    logging.getLogger("distributed.client").setLevel(logging.CRITICAL)  # a lost scheduler: our one line
     try:
         client = Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
@@ -162,17 +165,18 @@ class Workers:
             stop_workers()
             self.executor = process_pool(self.n)
 
-    def check(self, where: str) -> None:
+    def check(self, where: str, cancelled: bool = False) -> None:
         """Raise :class:`SchedulerLost` when the Dask client has been cut off from its scheduler
-        for :data:`SCHEDULER_GRACE` seconds (or has given up reconnecting)."""
+        for :data:`SCHEDULER_GRACE` seconds, has given up reconnecting, or (``cancelled``) has
+        seen its tasks cancelled."""
         if self.client is None:
             return
         status = str(getattr(self.client, "status", "running"))
-        if status == "running":
+        if status == "running" and not cancelled:
             self.lost_since = None
             return
         self.lost_since = self.lost_since or time.monotonic()
-        if status in ("closed", "closing", "failed") or time.monotonic() - self.lost_since > SCHEDULER_GRACE:
+        if cancelled or status in ("closed", "closing", "failed") or time.monotonic() - self.lost_since > SCHEDULER_GRACE:
             raise SchedulerLost(f"--scheduler: lost the Dask scheduler at {self.scheduler!r}; finished runs are "
                                 f"stored in {where}; continue with --out {where} --resume")
 

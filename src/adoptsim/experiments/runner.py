@@ -257,6 +257,8 @@ def execute(pool: Workers, todo: list[RunSpec], exp: Experiment, rec: _Recorder,
 
     def settle(fut: Future, spec: RunSpec) -> bool:
         """Record a finished run; False when its worker died and it is queued again."""
+        if fut.cancelled():  # Dask cancels every task when its client loses the scheduler
+            pool.check(str(out), cancelled=True)
         exc = fut.exception() if fut.done() else BrokenProcessPool("the pool was replaced")
         if exc is not None and worker_died(exc) and attempts[spec.key] < MAX_ATTEMPTS:
             queue.append(spec)
