@@ -16,7 +16,7 @@ from ..io.scenario_files import load_raw, read_bytes_bounded, read_toml
 from ..months import format_month, parse_month
 from .budget import Budget, check_runs
 from .designs import SWEEP_SPAWN, grid_points, list_points, map_unit, oat_points, unit_design, unit_points
-from .paths import check_factor_values, is_integer_field, nearest_paths, valid_paths
+from .paths import check_factor_values, integer_range_problems, is_integer_field, nearest_paths, valid_paths
 from .spec import Experiment, ExperimentSpec
 
 
@@ -73,6 +73,9 @@ def check_factors(spec: ExperimentSpec, raw: dict, base: Scenario, locators: dic
                                     "'range' is for 'lhs' and 'sobol'"))
             continue
         integer[f.path] = is_integer_field(base, locators[f.path])
+        if integer[f.path] and f.range is not None and integer_range_problems(f.range, file, f"{where}.range"):
+            problems += integer_range_problems(f.range, file, f"{where}.range")
+            continue
         trial = list(f.values) if f.values is not None else map_unit(np.array([0.0, 1.0 - 1e-12]), f,
                                                                       integer[f.path])
         label = f"{where}.values" if f.values is not None else f"{where}.range"

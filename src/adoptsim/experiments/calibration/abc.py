@@ -57,7 +57,7 @@ from ..runner import run_sweep
 from ..spec import Design, Experiment, ExperimentSpec, Factor
 from .scenario_file import calibrated_toml
 from .spec import Calibration, load_spec
-from .targets import deviation, distance, month_text, run_values, target_numbers
+from .targets import deviation, distance, month_text, require_values, run_values, target_numbers
 
 
 def _factors(cal: Calibration) -> list[Factor]:
@@ -310,6 +310,7 @@ def run_calibration(spec: str | Path | Calibration, out: str | Path, workers: in
     run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress,
               budget=budget)
     values, failed = per_point_values(cal, exp, out / "sweep")
+    require_values(cal.targets, values, str(cal.targets_file), "the calibration runs")
     samples, rule = abc_samples(cal, points, values)
     acc = samples[samples["accepted"]]
     best = samples.loc[samples["distance"].idxmin()]
@@ -320,6 +321,7 @@ def run_calibration(spec: str | Path | Calibration, out: str | Path, workers: in
     text = calibrated_toml(cal, fitted, acc, rule, scenario_path, len(samples), refine_info is not None)
     write_calibrated(cal, fitted, text, scenario_path)
     check = evaluate(cal, fitted, cal.spec.method.check_replicates)
+    require_values(cal.targets, check, str(cal.targets_file), "the check runs of the calibrated scenario")
     check_dist = distance(cal.targets, {t.id: float(check[t.id].median()) for t in cal.targets})
     fit, tdf = fit_table(cal, fitted, acc, best), targets_table(cal, values, acc, check)
     write_table(fit, out / "fit", fmt)
