@@ -327,6 +327,7 @@ def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler:
     check_writable(out, estimate.disk if not resume else 1 << 20)
     client, n_dask = connect_dask(scheduler) if scheduler else (None, 1)  # before anything is written
     with out_lock(out):
+        check_sweep_folder(out, resume, digest)  # again: another writer may have finished meanwhile
         shards = out / "runs"
         shards.mkdir(parents=True, exist_ok=True)
         for stale in shards.glob(".*.tmp"):  # writes cut short by a kill
