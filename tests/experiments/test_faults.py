@@ -259,10 +259,29 @@ def test_out_under_a_file_is_an_error_naming_it(small_path, tmp_path, capsys):
     assert "is not a folder" in capsys.readouterr().err
 
 
-def _tmpfs(path: Path, size: str) -> bool:
+def _tmpfs(path: Path, size: str, options: str = "") -> bool:
     path.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}{options}", "tmpfs", str(path)],
+                       capture_output=True)
     return r.returncode == 0
+
+
+def test_a_read_only_file_system_is_refused_before_simulating(small_path, tmp_path, capsys):
+    disk = tmp_path / "ro"
+    if not _tmpfs(disk, "100k", ",ro"):
+        pytest.skip("cannot mount a read-only tmpfs here (needs root or a user namespace)")
+    try:
+        t0 = time.monotonic()
+        assert main(["run", str(small_path), "--replicates", "50", "--out", str(disk / "res")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "read-only file system" in err and str(disk) in err
+        assert time.monotonic() - t0 < 5  # refused before the 50 replicates ran
+        write(tmp_path, "faulty.toml", SCENARIO.format(months=6, per_nation=5))
+        exp = write(tmp_path, "exp.toml", EXPERIMENT.format(replicates=1))
+        assert main(["sweep", str(exp), "--out", str(disk / "sw")]) == 2
+        assert "read-only file system" in capsys.readouterr().err
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
 
 
 @pytest.mark.slow
@@ -277,6 +296,22 @@ def test_a_full_disk_fails_with_one_line_and_no_partial_folder(small_path, tmp_p
         assert code == 2 and err.count("\n") == 1, err
         assert "space" in err.lower()
         assert not (disk / "res").exists() and not list(disk.glob(".res.*"))
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_no_space_during_the_write_leaves_no_partial_folder(small_path, tmp_path, capsys, monkeypatch):
+    import adoptsim.workflows.run
+
+    disk = tmp_path / "disk"
+    if not _tmpfs(disk, "64k"):
+        pytest.skip("cannot mount a small tmpfs here (needs root or a user namespace)")
+    try:  # the free-space check passes (as when another process fills the disk meanwhile)
+        monkeypatch.setattr(adoptsim.workflows.run, "check_writable", lambda out, need=0: None)
+        assert main(["run", str(small_path), "--replicates", "3", "--out", str(disk / "res")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "No space left on device" in err and "internal error" not in err
+        assert not (disk / "res").exists() and not list(disk.glob(".res*"))
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
 
