@@ -451,3 +451,27 @@ def test_a_lost_dask_worker_is_retried_and_the_sweep_completes_identical(sweep_f
     assert code == 0, err
     assert main(["sweep", str(exp), "--workers", "1", "--out", str(tmp_path / "whole")]) == 0
     assert (out / "summary.parquet").read_bytes() == (tmp_path / "whole" / "summary.parquet").read_bytes()
+
+
+@pytest.mark.slow
+def test_a_cluster_left_without_workers_ends_the_sweep_with_exit_3(sweep_files, tmp_path, monkeypatch, capsys):
+    distributed = pytest.importorskip("distributed")
+    import threading
+
+    monkeypatch.setenv("ADOPTSIM_DASK_WORKER_TIMEOUT", "3")
+    exp = sweep_files(replicates=20, months=24, per_nation=100)
+    out = tmp_path / "out"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        def retire() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(list(out.glob("runs/*.parquet"))) < 2:
+                time.sleep(0.05)
+            cluster.scale(0)
+
+        threading.Thread(target=retire, daemon=True).start()
+        t0 = time.monotonic()
+        code = main(["sweep", str(exp), "--scheduler", cluster.scheduler_address, "--out", str(out)])
+        assert time.monotonic() - t0 < 60
+    err = capsys.readouterr().err
+    assert code == 3 and "has had no workers" in err and "--resume" in err

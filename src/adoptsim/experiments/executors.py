@@ -144,6 +144,8 @@ class Workers:
                  n_dask: int = 1):
         self.scheduler, self.client = scheduler, client
         self.lost_since: float | None = None
+        self.idle_since: float | None = None  # since when the cluster has had no worker
+        self.asked = 0.0
         if client is not None:
             self.n, self.kind, self.executor = n_dask, f"dask {scheduler}", client.get_executor(pure=False)
             return
@@ -174,11 +176,32 @@ class Workers:
         status = str(getattr(self.client, "status", "running"))
         if status == "running" and not cancelled:
             self.lost_since = None
+            self._check_workers(where)
             return
         self.lost_since = self.lost_since or time.monotonic()
         if cancelled or status in ("closed", "closing", "failed") or time.monotonic() - self.lost_since > SCHEDULER_GRACE:
             raise SchedulerLost(f"--scheduler: lost the Dask scheduler at {self.scheduler!r}; finished runs are "
                                 f"stored in {where}; continue with --out {where} --resume")
+
+    def _check_workers(self, where: str) -> None:
+        """Every few seconds of waiting, ask the scheduler for its workers; none for
+        :func:`worker_timeout` seconds ends the sweep (no run could ever finish)."""
+        now = time.monotonic()
+        if now - self.asked < 5.0:
+            return
+        self.asked = now
+        try:
+            n = len(self.client.nthreads())
+        except Exception:  # the scheduler is unreachable: the status check above handles it
+            return
+        if n:
+            self.idle_since = None
+            return
+        self.idle_since = self.idle_since or now
+        if now - self.idle_since > worker_timeout():
+            raise SchedulerLost(f"--scheduler: the Dask scheduler at {self.scheduler!r} has had no workers for "
+                                f"{worker_timeout():g} s; finished runs are stored in {where}; start workers and "
+                                f"continue with --out {where} --resume")
 
     def close(self, cancel: bool) -> None:
         """Stop: ``cancel`` drops queued runs and terminates running ones at once."""
