@@ -196,7 +196,7 @@ def test_a_truncated_shard_is_run_again_on_resume(sweep_files, tmp_path, capsys)
     (out / "summary.parquet").unlink()
     capsys.readouterr()
     assert main(["sweep", str(exp), "--workers", "1", "--out", str(out), "--resume"]) == 0
-    assert "1 truncated or unreadable run file(s) found; running them again" in capsys.readouterr().err
+    assert "1 truncated or unreadable run file(s) found and run again" in capsys.readouterr().err
     assert (out / "summary.parquet").read_bytes() == ref
 
 
@@ -475,3 +475,55 @@ def test_a_cluster_left_without_workers_ends_the_sweep_with_exit_3(sweep_files, 
         assert time.monotonic() - t0 < 60
     err = capsys.readouterr().err
     assert code == 3 and "has had no workers" in err and "--resume" in err
+
+
+# ---- lazy planning -------------------------------------------------------------------------------
+
+LHS = """
+scenario = "faulty.toml"
+replicates = 1
+seed = 5
+metrics = ["adoption"]
+[design]
+method = "lhs"
+samples = {samples}
+[[factors]]
+path = "adoption.q"
+range = [0.1, 0.6]
+"""
+
+
+@pytest.mark.slow
+def test_a_large_design_starts_at_once_and_resumes(sweep_files, tmp_path):
+    sweep_files(months=6, per_nation=5)
+    exp = write(tmp_path, "lhs.toml", LHS.format(samples=200_000))
+    out = tmp_path / "out"
+    t0 = time.monotonic()
+    proc = adoptsim("sweep", str(exp), "--workers", "2", "--out", str(out))
+    wait_for_shards(out, 3, proc, timeout=60)  # planning every point first would take minutes
+    started = time.monotonic() - t0
+    proc.send_signal(signal.SIGINT)
+    code, err = finished(proc, timeout=15)
+    assert code == 130 and started < 30, (started, err)
+    stored = len(list((out / "runs").glob("*.parquet")))
+    proc = adoptsim("sweep", str(exp), "--workers", "1", "--out", str(out), "--resume")
+    wait_for_shards(out, stored + 2, proc, timeout=60)
+    proc.send_signal(signal.SIGINT)
+    assert finished(proc, timeout=15)[0] == 130
+
+
+def test_a_folder_of_the_former_design_hash_still_resumes(sweep_files, tmp_path):
+    from adoptsim.experiments.loader import load_experiment
+    from adoptsim.experiments.runner import legacy_design_hash, plan_runs
+
+    exp_file = sweep_files(replicates=2)
+    out = tmp_path / "out"
+    assert main(["sweep", str(exp_file), "--workers", "1", "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    exp = load_experiment(exp_file)
+    manifest["design_hash"] = legacy_design_hash(exp, plan_runs(exp))
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["sweep", str(exp_file), "--workers", "1", "--out", str(out), "--resume"]) == 0
+    manifest["design_hash"] = "0" * 64
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["sweep", str(exp_file), "--workers", "1", "--out", str(out), "--resume"]) == 2

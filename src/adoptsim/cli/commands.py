@@ -35,6 +35,12 @@ def interrupted(out) -> int:
     return 130
 
 
+def print_damaged(rep, out) -> None:
+    """Say that damaged run files found on resume were run again (docs/cli.md)."""
+    if rep.damaged:
+        print(f"note: {out}: {rep.damaged} truncated or unreadable run file(s) found and run again", file=sys.stderr)
+
+
 def print_failures(errors: list[str], out: Path | None = None) -> None:
     """The first ten failed runs on stderr (and, for a sweep, where the rest are listed)."""
     for line in errors[:10]:
@@ -86,6 +92,7 @@ def cmd_sweep(args) -> int:
         rep = sweep(exp, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume, budget=caps)
     except KeyboardInterrupt:
         return interrupted(out)
+    print_damaged(rep, rep.out)
     print_failures(rep.errors, rep.out)
     print(f"{exp.name}: {len(exp.points)} point(s) x {exp.spec.replicates} replicate(s): {rep.ok} ok, "
           f"{rep.failed} failed, {rep.skipped} already stored; {rep.executor}, {rep.elapsed:.1f} s -> {rep.out}")
@@ -159,6 +166,7 @@ def cmd_sensitivity(args) -> int:
                           by=args.by, fmt=args.format, metric=args.metric, key=args.key, budget=caps)
     except KeyboardInterrupt:
         return interrupted(args.out)
+    print_damaged(rep.sweep, rep.sweep.out)
     print_failures(rep.sweep.errors)
     what = "Sobol' indices" if rep.method == "sobol" else "OAT tornado"
     print(f"{exp.name}: {what} over {len(exp.factor_paths)} factor(s), {rep.sweep.runs} run(s) "
