@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from ..core.metrics import METRICS, VENDOR_METRICS
+from ..core.metrics import METRICS, metric_keys, metric_scopes
 from ..core.schema import Scenario
 from ..errors import AdoptsimError
 
@@ -26,7 +26,6 @@ WORK_ARRAYS = 12  # float arrays of communities x vendors alive at once in the c
 ROW_BYTES = 160  # one row of the tidy table in memory, with the copies made while building it
 DISK_ROW_BYTES = 12  # one row of a compressed Parquet table on disk
 PROCESS_BYTES = 250 * 2**20  # a Python process with numpy, pandas, pyarrow and Mesa loaded
-KEYS_PER_METRIC = 4  # licences and origins: the keys of a scope metric that is not per vendor
 
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
@@ -85,12 +84,12 @@ def communities(scenario: Scenario) -> int:
 
 
 def table_rows(scenario: Scenario, metrics=METRICS) -> int:
-    """Rows of one replicate's tidy table (an upper estimate)."""
-    regions = {getattr(n, "region", n.id) for n in scenario.nations}
-    scopes = 1 + len(regions) + len(scenario.nations)
-    keys = sum(len(scenario.vendors) if m in VENDOR_METRICS or m == "share_vendor" else KEYS_PER_METRIC
-               for m in metrics)
-    return (scenario.meta.months + 1) * scopes * keys
+    """Rows of one replicate's tidy table: scope metrics at every scope, vendor and world
+    metrics at world scope, one row per key (:func:`adoptsim.core.metrics.metric_keys`)."""
+    scopes = 1 + len({n.region for n in scenario.nations}) + len(scenario.nations)
+    per_month = sum(len(metric_keys(scenario, m)) * (scopes if len(metric_scopes(m)) > 1 else 1)
+                    for m in metrics if m in METRICS)
+    return (scenario.meta.months + 1) * per_month
 
 
 def run_memory(scenario: Scenario, metrics=METRICS) -> int:
