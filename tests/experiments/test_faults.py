@@ -527,3 +527,16 @@ def test_a_folder_of_the_former_design_hash_still_resumes(sweep_files, tmp_path)
     manifest["design_hash"] = "0" * 64
     (out / "manifest.json").write_text(json.dumps(manifest))
     assert main(["sweep", str(exp_file), "--workers", "1", "--out", str(out), "--resume"]) == 2
+
+
+def test_leftovers_of_other_killed_writers_are_cleaned_but_not_live_ones(small_path, tmp_path):
+    from adoptsim.io.atomic import out_lock
+
+    dead = tmp_path / ".gone.k2j4h5g6.tmp"  # a writer of 'gone', killed while publishing
+    dead.mkdir()
+    (tmp_path / ".x.toml.abcd1234.tmp").write_text("a file being written by someone else")
+    with out_lock(tmp_path / "busy"):
+        live = tmp_path / ".busy.a1b2c3d4.tmp"  # a writer of 'busy' at work
+        live.mkdir()
+        assert main(["run", str(small_path), "--replicates", "1", "--no-plots", "--out", str(tmp_path / "new")]) == 0
+        assert not dead.exists() and live.exists() and (tmp_path / ".x.toml.abcd1234.tmp").exists()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -217,19 +218,49 @@ def out_lock(out: Path) -> Iterator[None]:
         os.close(fd)
 
 
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.[^.]+\.(?:tmp|old)$")  # .NAME.XXXXXXXX.tmp / .old
+
+
+def _unused(out: Path) -> bool:
+    """Whether no live process holds the lock of the folder ``out`` (so its leftovers are
+    stale): no lock file, or one naming a process that is gone. (Not probed with ``flock``,
+    which could make a starting writer see the folder busy.)"""
+    path = lock_path(out)
+    if os.path.abspath(path) in _HELD:
+        return False
+    try:
+        pid = int(path.read_text(encoding="ascii").strip() or 0)
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):
+        return False
+    if pid <= 0:
+        return False  # a writer between creating the file and writing its pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def clean_stale(out: Path) -> list[Path]:
-    """Remove the temporary folders and files a killed writer of ``out`` left beside it
-    (``.<name>.*.tmp``, ``.<name>.*.old``); call only while holding :func:`out_lock`."""
+    """Remove the temporary folders a killed writer left beside ``out``: its own
+    (``.<name>.XXXX.tmp``, ``.<name>.XXXX.old``, and such files) and those of any sibling
+    folder no process is writing now. Call only while holding :func:`out_lock` of ``out``."""
     out = Path(out)
     removed = []
-    for pattern in (f".{out.name}.*.tmp", f".{out.name}.*.old"):
-        for p in out.parent.glob(pattern):
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    p.unlink()
-            removed.append(p)
+    for p in out.parent.iterdir():
+        m = _LEFTOVER.match(p.name)
+        if not m or not (m.group("name") == out.name or (p.is_dir() and _unused(out.parent / m.group("name")))):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        removed.append(p)
     return removed
 
 
