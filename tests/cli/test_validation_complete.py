@@ -60,7 +60,8 @@ def calibration(tmp_path, small_path):
 
 @pytest.mark.parametrize("change, message", [
     ({"scope_id": "XX"}, "targets[0].scope_id: no nation 'XX'"),
-    ({"metric": "share_license", "key": "opn"}, "targets[0].key: no key 'opn' for 'share_license'; did you mean 'open'?"),
+    ({"metric": "share_license", "key": "opn"},
+     "targets[0].key: no key 'opn' for 'share_license'; did you mean 'open'?"),
     ({"metric": "capability", "key": "openai"}, "targets[0].scope: 'capability' is reported at world scope only"),
     ({"weight": "inf"}, "targets[0].weight: expected a finite number >= 0, got inf"),
     ({"weight": "nan"}, "targets[0].weight"),

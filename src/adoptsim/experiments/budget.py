@@ -6,7 +6,8 @@ choice kernel's arrays) plus the network (``communities × degree × 16`` bytes)
 table (``months × scopes × keys`` rows of ``ROW_BYTES``); ``run`` keeps every replicate's table,
 a sweep holds one run per worker process (each with ``PROCESS_BYTES`` of interpreter and
 libraries). A job is refused (exit 2) when its memory exceeds ``--max-memory`` (default: the
-memory the machine has available) or its runs exceed ``--max-runs`` (default :data:`MAX_RUNS`).
+memory the machine has available, at least half its memory) or its runs exceed ``--max-runs``
+(default :data:`MAX_RUNS`).
 """
 
 from __future__ import annotations
@@ -46,17 +47,28 @@ def format_size(n: float) -> str:
     return f"{int(n)}B"
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to new work (Linux MemAvailable), or None when unknown."""
+def _meminfo() -> dict[str, int]:
+    """Linux /proc/meminfo in bytes (empty elsewhere)."""
+    info = {}
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                name, _, rest = line.partition(":")
+                info[name] = int(rest.split()[0]) * 1024
     except (OSError, ValueError, IndexError):
         pass
+    return info
+
+
+def available_memory() -> int | None:
+    """The default memory cap: the memory available to new work, but never less than half the
+    machine's memory (so that the cap of a modest job does not depend on what else runs), or
+    None when unknown."""
+    info = _meminfo()
+    if "MemAvailable" in info:
+        return max(info["MemAvailable"], info.get("MemTotal", 0) // 2)
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
     except (ValueError, OSError, AttributeError):
         return None
 

@@ -179,7 +179,8 @@ class Workers:
             self._check_workers(where)
             return
         self.lost_since = self.lost_since or time.monotonic()
-        if cancelled or status in ("closed", "closing", "failed") or time.monotonic() - self.lost_since > SCHEDULER_GRACE:
+        gone = status in ("closed", "closing", "failed") or time.monotonic() - self.lost_since > SCHEDULER_GRACE
+        if cancelled or gone:
             raise SchedulerLost(f"--scheduler: lost the Dask scheduler at {self.scheduler!r}; finished runs are "
                                 f"stored in {where}; continue with --out {where} --resume")
 

@@ -163,4 +163,5 @@ def load_experiment(path: str | Path, budget: Budget | None = None) -> Experimen
     check_runs(f"{file}: {design_size(spec)} point(s) x {spec.replicates} replicate(s)",
                design_size(spec) * spec.replicates, budget)
     return Experiment(file=file, spec=spec, scenario_file=scen_path, raw=raw, base=base, locators=locators,
-                      points=design_points(spec, base, locators, integer), text=read_bytes_bounded(path, file).decode("utf-8"))
+                      points=design_points(spec, base, locators, integer),
+                      text=read_bytes_bounded(path, file).decode("utf-8"))

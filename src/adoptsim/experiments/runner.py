@@ -179,7 +179,8 @@ def sweep_manifest(exp: Experiment, digest: str, command: str | None) -> dict:
         experiment_file=exp.file, scenario_file=str(exp.scenario_file), scenario=exp.base.meta.name,
         scenario_hash=exp.base.digest(), design_hash=digest, seed=exp.spec.seed, replicates=exp.spec.replicates,
         design=exp.spec.design.model_dump(), factors=[f.model_dump(exclude_none=True) for f in exp.spec.factors],
-        points=len(exp.points), runs=len(exp.points) * exp.spec.replicates, metrics=exp.spec.metrics, dates=exp.spec.dates,
+        points=len(exp.points), runs=len(exp.points) * exp.spec.replicates, metrics=exp.spec.metrics,
+        dates=exp.spec.dates,
         start=exp.base.meta.start, months=exp.base.meta.months, policies=policy_list(exp.base))
 
 
@@ -286,14 +287,21 @@ def execute(pool: Workers, todo, exp: Experiment, rec: _Recorder, out: Path) -> 
     attempts: dict[str, int] = {}
     pending: dict[Future, RunSpec] = {}
 
-    def fill() -> None:
+    def fill() -> bool:
+        """Submit runs up to the window; False when the pool turned out broken."""
         while len(pending) < window:
             spec = queue.pop() if queue else next(fresh, None)
             if spec is None:
-                return
-            attempts[spec.key] = attempts.get(spec.key, 0) + 1
+                return True
             meta = {"key": spec.key, "point": spec.point, "replicate": spec.replicate, "seed": exp.spec.seed}
-            pending[pool.submit(run_task, spec.scenario, exp.spec.seed, spec.replicate, metrics, meta)] = spec
+            try:
+                fut = pool.submit(run_task, spec.scenario, exp.spec.seed, spec.replicate, metrics, meta)
+            except BrokenProcessPool:  # a worker died since the last wait
+                queue.append(spec)
+                return False
+            attempts[spec.key] = attempts.get(spec.key, 0) + 1
+            pending[fut] = spec
+        return True
 
     def settle(fut: Future, spec: RunSpec) -> bool:
         """Record a finished run; False when its worker died and it is queued again."""
@@ -311,18 +319,34 @@ def execute(pool: Workers, todo, exp: Experiment, rec: _Recorder, out: Path) -> 
         rec.finish(spec, res)
         return True
 
-    fill()
-    while pending:
+    restarts = 0  # pools replaced since a run last finished
+
+    def restart() -> None:
+        """A worker died: every run in flight on the broken pool starts again on a new one."""
+        nonlocal restarts
+        restarts += 1
+        if restarts > 2 * MAX_ATTEMPTS:
+            raise AdoptsimError("worker processes keep dying before any run finishes (out of memory?); "
+                                f"finished runs are stored in {out}; continue with --out {out} --resume")
+        for f in list(pending):
+            settle(f, pending.pop(f))
+        pool.renew()
+
+    while True:
+        if not fill():
+            restart()
+            continue
+        if not pending:
+            return
         done, _ = wait(list(pending), timeout=1.0, return_when=FIRST_COMPLETED)
         if not done:
             pool.check(str(out))
             continue
         ordered = sorted(done, key=lambda f: (pending[f].point, pending[f].replicate))
-        if not all([settle(f, pending.pop(f)) for f in ordered]):  # a worker died: the pool is broken
-            for f in list(pending):  # every other run in flight on it starts again too
-                settle(f, pending.pop(f))
-            pool.renew()
-        fill()
+        if all([settle(f, pending.pop(f)) for f in ordered]):
+            restarts = 0
+        else:
+            restart()
 
 
 def finish_folder(exp: Experiment, out: Path, runs: list[RunSpec], manifest: dict, kind: str, t_start: float,

@@ -34,8 +34,8 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 #: The longest ``extends`` chain: a file and at most this many ancestors.
 MAX_EXTENDS_DEPTH = 32
 
-_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-          (stat.S_ISSOCK, "a socket"))
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
 
 
 def _kind_problem(mode: int) -> str | None:

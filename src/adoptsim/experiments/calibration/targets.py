@@ -203,8 +203,8 @@ def require_values(targets: list[Target], values: pd.DataFrame, file: str, what:
     target id), else one AdoptsimError naming the targets and ``what`` was simulated."""
     bad = [t for t in targets if not np.isfinite(pd.to_numeric(values[t.id], errors="coerce")).any()]
     if bad:
-        names = ", ".join(f"{t.id!r} ({t.quantity or f'{t.metric} {t.scope} {t.scope_id or t.scope} {t.key!r} {t.when}'})"
-                          for t in bad)
+        names = ", ".join(f"{t.id!r} ({t.quantity or f'{t.metric} {t.scope} {t.scope_id or t.scope} {t.key!r}'}"
+                          f" {t.when})" for t in bad)
         raise AdoptsimError(f"{file}: no finite simulated value for target(s) {names} in {what}; check the "
                             "target's metric, scope, scope_id, key and when")
 
