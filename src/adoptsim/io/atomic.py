@@ -100,14 +100,12 @@ def prepare_out_dir(out: Path | None, default: Path, overwrite: bool) -> Path:
     return candidate
 
 
-def publish_dir(build: Callable[[Path], None], out: Path, replace: bool = True) -> Path:
+def publish_dir(build: Callable[[Path], None], out: Path) -> Path:
     """Build a folder with ``build(tmp)`` in a temporary folder beside ``out`` and move it into
-    place atomically (an existing ``out`` is replaced only after the new one is complete, and
-    only when ``replace``), holding the lock of ``out`` throughout."""
+    place atomically (an existing ``out`` is replaced only after the new one is complete),
+    holding the lock of ``out`` throughout."""
     out = Path(out)
     with out_lock(out):
-        if not replace:
-            check_out_dir(out, False, "pass --overwrite to replace it")
         return _publish(build, out)
 
 
