@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import AdoptsimError
 from .common import clear_out, emit, find_input, interrupted, not_applicable, print_failures, warn, waited, where
+from .commands import budget, print_damaged
 from .progress import make_progress, status
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
@@ -26,12 +27,14 @@ def cmd_sweep(args) -> int:
 
     path = experiment_input(args, ("experiment", "sensitivity-experiment"), "sweep")
     clear_out(args.out, args.overwrite, args.resume)
-    exp, out = prepare_sweep(path, args.out, args.resume, args.workers, args.scheduler)
+    caps = budget(args)
+    exp, out = prepare_sweep(path, args.out, args.resume, args.workers, args.scheduler, caps)
     try:
         rep = sweep(exp, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
-                    progress=make_progress(args.quiet))
+                    progress=make_progress(args.quiet), budget=caps)
     except KeyboardInterrupt:
         return interrupted(out)
+    print_damaged(rep, rep.out)
     print_failures(rep.errors, rep.out)
     secs = waited(args)
     emit(args, f"{exp.name}: {len(exp.points)} point(s) x {exp.spec.replicates} replicate(s): {rep.ok} ok, "
@@ -49,14 +52,16 @@ def cmd_sensitivity(args) -> int:
     path = experiment_input(args, ("sensitivity-experiment",), "sensitivity",
                             "sensitivity needs [design] method 'sobol' or 'oat'")
     clear_out(args.out, args.overwrite, args.resume)
-    exp = prepare_sensitivity(path, args.workers, args.scheduler)
+    caps = budget(args)
+    exp = prepare_sensitivity(path, args.workers, args.scheduler, caps)
     out = args.out or prepare_out_dir(None, Path("results") / path.stem, False)
     try:
         rep = sensitivity(exp, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                           by=args.level, fmt=args.format or "parquet", metric=args.metric, key=args.key,
-                          progress=make_progress(args.quiet))
+                          progress=make_progress(args.quiet), budget=caps)
     except KeyboardInterrupt:
         return interrupted(out)
+    print_damaged(rep.sweep, rep.sweep.out)
     print_failures(rep.sweep.errors)
     what = "Sobol' indices" if rep.method == "sobol" else "OAT tornado"
     emit(args, f"{exp.name}: {what} over {len(exp.factor_paths)} factor(s), {rep.sweep.runs} run(s) "
@@ -80,7 +85,7 @@ def cmd_calibrate(args) -> int:
     try:
         rep = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                         scenario_out=args.scenario_out, fmt=args.format or "parquet",
-                        progress=make_progress(args.quiet))
+                        progress=make_progress(args.quiet), budget=budget(args))
     except KeyboardInterrupt:
         return interrupted(out)
     emit(args, rep.summary(), {"command": "calibrate", "out": str(rep.out), "scenario": str(rep.scenario_path),

@@ -8,12 +8,29 @@ Heavy modules (pandas, matplotlib, the experiments) are imported inside the comm
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from pathlib import Path
 
 from ..errors import AdoptsimError
 from .common import bundled_roots, emit, find_input, not_applicable, waited, where
 from .progress import make_progress, status
+
+
+def budget(args):
+    """The size caps of ``--max-memory`` and ``--max-runs`` (docs/cli.md, "Size caps")."""
+    from ..experiments.budget import MAX_RUNS, Budget, parse_size
+
+    if args.max_runs is not None and args.max_runs < 1:
+        raise AdoptsimError(f"--max-runs: expected a whole number >= 1, got {args.max_runs}")
+    return Budget(max_memory=None if args.max_memory is None else parse_size(args.max_memory),
+                  max_runs=MAX_RUNS if args.max_runs is None else args.max_runs)
+
+
+def print_damaged(rep, out) -> None:
+    """Say that damaged run files found on resume were run again (docs/cli.md)."""
+    if rep.damaged:
+        print(f"note: {out}: {rep.damaged} truncated or unreadable run file(s) found and run again", file=sys.stderr)
 
 
 def cmd_run(args) -> int:
@@ -24,7 +41,8 @@ def cmd_run(args) -> int:
     expect_kind(scenario, ("scenario",), "run")
     rep = run_scenario(scenario, seed=args.seed, replicates=args.replicates, out=args.out,
                        overwrite=args.overwrite, fmt=args.format or "parquet", plots=not args.no_plots,
-                       progress=make_progress(args.quiet), on_stage=lambda s: status(args.quiet, s))
+                       progress=make_progress(args.quiet), on_stage=lambda s: status(args.quiet, s),
+                       budget=budget(args))
     secs = waited(args)
     emit(args, f"{rep.name}: {rep.replicates} replicate(s) x {rep.months} months in {secs:.1f} s -> {rep.out}",
          {"command": "run", "scenario": rep.name, "replicates": rep.replicates, "months": rep.months,

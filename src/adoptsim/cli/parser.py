@@ -68,6 +68,17 @@ def table_format(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=list(TABLE_FORMATS), default=None, help="table format (default parquet)")
 
 
+# ---- size caps (docs/cli.md, "Size caps"): one helper, added to run, sweep, sensitivity, calibrate ----
+
+def add_size_caps(p) -> None:
+    """``--max-memory SIZE`` and ``--max-runs N``: the caps a job's size estimate must fit."""
+    g = p.add_argument_group("size caps")
+    g.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="refuse a job estimated to need more memory, e.g. 40G (default: the available memory)")
+    g.add_argument("--max-runs", type=int, default=None, metavar="N",
+                   help="refuse a job of more runs (default 1000000)")
+
+
 def add_run_commands(sub, common) -> None:
     """run, rerun, validate and plot: one scenario and its results folder."""
     r = sub.add_parser("run", help="run a scenario and write a results folder", parents=[common], allow_abbrev=False)
@@ -77,6 +88,7 @@ def add_run_commands(sub, common) -> None:
     out_flags(r, "results/<scenario>")
     table_format(r)
     r.add_argument("--no-plots", action="store_true", help="do not draw figures")
+    add_size_caps(r)
     r.set_defaults(func=cmd_run)
 
     rr = sub.add_parser("rerun", help="run again what a results or sweep folder holds; check it is identical",
@@ -156,6 +168,7 @@ def add_experiment_commands(sub, common) -> None:
     sw.add_argument("experiment", help="experiment TOML file, or the name of a bundled experiment")
     executor_flags(sw)
     out_flags(sw, "results/<experiment>", "continue the sweep stored in --out, skipping stored runs")
+    add_size_caps(sw)
     sw.set_defaults(func=cmd_sweep)
 
     se = sub.add_parser("sensitivity", help="Sobol' indices or an OAT tornado of an experiment's factors",
@@ -168,6 +181,7 @@ def add_experiment_commands(sub, common) -> None:
     se.add_argument("--metric", default=None, help="outcome drawn in the figure (default: first metric)")
     se.add_argument("--key", default=None, help="its key (vendor, licence, origin)")
     table_format(se)
+    add_size_caps(se)
     se.set_defaults(func=cmd_sensitivity)
 
     ca = sub.add_parser("calibrate", help="fit a scenario's assumed parameters to observed targets (ABC)",
@@ -178,6 +192,7 @@ def add_experiment_commands(sub, common) -> None:
     ca.add_argument("--scenario-out", type=Path, default=None,
                     help="where to write the calibrated scenario (default OUT/calibrated.toml)")
     table_format(ca)
+    add_size_caps(ca)
     ca.set_defaults(func=cmd_calibrate)
 
 

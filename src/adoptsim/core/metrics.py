@@ -178,3 +178,28 @@ def tidy(model, replicate: int = 0, metrics: tuple[str, ...] | None = None) -> p
         "value": cat("value").astype(np.float64),
     })
     return df[COLUMNS]
+
+
+def scope_ids(scenario, level: str) -> list[str]:
+    """The ids a scope level has in a scenario's tables: ``["world"]``, its regions or its nations."""
+    if level == "world":
+        return ["world"]
+    if level == "region":
+        return sorted({n.region for n in scenario.nations})
+    return [n.id for n in scenario.nations]
+
+
+def metric_scopes(metric: str) -> tuple[str, ...]:
+    """The scope levels a metric is reported at (vendor and world metrics: world only)."""
+    return ("world", "region", "nation") if metric in SCOPE_METRICS else ("world",)
+
+
+def metric_keys(scenario, metric: str) -> list[str]:
+    """The keys a metric has in a scenario's tables (``[""]`` for a metric without keys)."""
+    if metric in VENDOR_METRICS or metric == "share_vendor":
+        return [v.id for v in scenario.vendors]
+    if metric in ("share_origin", "influence"):
+        return sorted({v.origin for v in scenario.vendors})
+    if metric == "share_license":
+        return ["closed", "open"]
+    return [""]

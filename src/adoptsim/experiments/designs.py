@@ -57,7 +57,8 @@ def map_unit(u: np.ndarray, factor, integer: bool) -> list:
         k = len(factor.values)
         return [factor.values[min(int(x * k), k - 1)] for x in u]
     lo, hi = factor.range
-    if integer:
+    if integer:  # the whole numbers inside the range, each equally likely
+        lo, hi = math.ceil(lo), math.floor(hi)
         return [int(min(math.floor(lo + x * (hi - lo + 1)), hi)) for x in u]
     return [float(lo + x * (hi - lo)) for x in u]
 

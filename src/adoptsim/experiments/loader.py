@@ -14,10 +14,11 @@ from ..core.checks import indexed_problems
 from ..core.metrics import METRICS
 from ..core.schema import Scenario, parse_scenario
 from ..errors import InputError, Problem, did_you_mean
-from ..io.scenario_files import load_raw, read_toml
+from ..io.scenario_files import load_raw, read_bytes_bounded, read_toml
 from ..months import format_month, parse_month
+from .budget import Budget, check_runs
 from .designs import SWEEP_SPAWN, grid_points, list_points, map_unit, oat_points, unit_design, unit_points
-from .paths import check_factor_values, is_integer_field, nearest_paths, valid_paths
+from .paths import check_factor_values, integer_range_problems, is_integer_field, nearest_paths, valid_paths
 from .spec import Experiment, ExperimentSpec
 
 
@@ -74,6 +75,9 @@ def check_factors(spec: ExperimentSpec, raw: dict, base: Scenario, locators: dic
                                     "'range' is for 'lhs' and 'sobol'"))
             continue
         integer[f.path] = is_integer_field(base, locators[f.path])
+        if integer[f.path] and f.range is not None and integer_range_problems(f.range, file, f"{where}.range"):
+            problems += integer_range_problems(f.range, file, f"{where}.range")
+            continue
         trial = list(f.values) if f.values is not None else map_unit(np.array([0.0, 1.0 - 1e-12]), f,
                                                                       integer[f.path])
         label = f"{where}.values" if f.values is not None else f"{where}.range"
@@ -114,6 +118,20 @@ def check_design(spec: ExperimentSpec, file: str) -> list[Problem]:
     return problems
 
 
+def design_size(spec: ExperimentSpec) -> int:
+    """How many points the design has, computed from the spec before any point is generated."""
+    fs, method = spec.factors, spec.design.method
+    if not fs:
+        return 1
+    if method == "grid":
+        return int(np.prod([len(f.values or []) for f in fs], dtype=object))
+    if method == "list":
+        return len(fs[0].values or [])
+    if method == "oat":
+        return 1 + 2 * len(fs)
+    return int(spec.design.samples or 0)
+
+
 def design_points(spec: ExperimentSpec, base: Scenario, locators: dict[str, tuple],
                   integer: dict[str, bool]) -> list[dict]:
     """The design points of a checked experiment, in design order."""
@@ -130,8 +148,9 @@ def design_points(spec: ExperimentSpec, base: Scenario, locators: dict[str, tupl
     return unit_points(u, fs, integer)
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Load and validate an experiment file; raise one InputError listing every problem."""
+def load_experiment(path: str | Path, budget: Budget | None = None) -> Experiment:
+    """Load and validate an experiment file; raise one InputError listing every problem, or an
+    AdoptsimError when its runs exceed ``budget.max_runs`` (checked before the design is built)."""
     path = Path(path)
     file = str(path)
     spec, scen_path = read_spec(path, file)
@@ -143,8 +162,11 @@ def load_experiment(path: str | Path) -> Experiment:
     problems += factor_problems + check_design(spec, file)
     if problems:
         raise InputError(problems)
+    check_runs(f"{file}: {design_size(spec)} point(s) x {spec.replicates} replicate(s)",
+               design_size(spec) * spec.replicates, budget)
     return Experiment(file=file, spec=spec, scenario_file=scen_path, raw=raw, base=base, locators=locators,
-                      points=design_points(spec, base, locators, integer), text=path.read_text(encoding="utf-8"))
+                      points=design_points(spec, base, locators, integer),
+                      text=read_bytes_bounded(path, file).decode("utf-8"))
 
 
 #: The name of the base scenario's resolved copy in a sweep folder (next to ``experiment.toml``).

@@ -12,13 +12,15 @@ used by sweeps, target-seeking and calibration.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from pydantic import BaseModel
 
+from ..core.metrics import metric_keys, metric_scopes
 from ..core.policies import REGISTRY
 from ..core.schema import NationSpec, Scenario, Sector, VendorSpec, parse_scenario
-from ..errors import InputError, Problem, suggest
+from ..errors import InputError, Problem, did_you_mean, suggest
 
 _TABLES = ("adoption", "choice", "network", "communities", "dynamics")
 _FIXED = {"id", "name", "type", "remove", "description"}
@@ -84,6 +86,34 @@ def is_integer_field(scenario: Scenario, loc: tuple) -> bool:
     """Whether the field at a locator holds a whole number (not a bool): its values are rounded."""
     cur = current_value(scenario, loc)
     return isinstance(cur, int) and not isinstance(cur, bool)
+
+
+def whole_range(lo: float, hi: float) -> tuple[int, int]:
+    """The whole numbers of a range ``[lo, hi]``: ``(ceil(lo), floor(hi))``."""
+    return int(math.ceil(lo)), int(math.floor(hi))
+
+
+def integer_range_problems(rng, file: str, where: str) -> list[Problem]:
+    """A whole-number field's range must hold a whole number (values are rounded into it)."""
+    lo, hi = whole_range(*rng)
+    if lo > hi:
+        return [Problem(file, where, f"the field takes whole numbers and {list(rng)} holds none")]
+    return []
+
+
+def metric_reference_problems(scenario: Scenario, metric: str, scope: str, key: str, file: str,
+                              where: str) -> list[Problem]:
+    """A reference to a value of the tidy table (``metric`` at ``scope`` with ``key``) must name a
+    scope the metric is reported at and one of its keys in ``scenario``."""
+    problems = []
+    if scope not in metric_scopes(metric):
+        problems.append(Problem(file, f"{where}.scope", f"{metric!r} is reported at world scope only, not {scope!r}"))
+    keys = metric_keys(scenario, metric)
+    if key not in keys:
+        known = ", ".join(repr(k) for k in keys)
+        problems.append(Problem(file, f"{where}.key", f"no key {key!r} for {metric!r}"
+                                + (did_you_mean(key, keys, 0.5, False) or f"; known: {known}")))
+    return problems
 
 
 def apply_point(raw: dict, locators: dict[str, tuple], point: dict[str, Any]) -> dict:

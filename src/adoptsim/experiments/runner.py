@@ -12,7 +12,13 @@ process itself (``workers=1``), or a Dask cluster (``scheduler="tcp://host:8786"
 few tasks per worker are in flight; each finished run is written at once as
 ``runs/<key>.parquet`` (atomic rename) and recorded in ``runs.index.jsonl``, so nothing holds
 every run's time series, and a killed sweep loses only the runs in flight: ``resume=True`` skips
-every run whose shard exists.
+every run whose complete shard exists (a truncated one is run again).
+
+**Planning is lazy** (:class:`Planner`): each point's scenario is resolved and its run keys
+computed only when its runs are dispatched, so a large design starts at once; the design hash
+that ``resume`` checks is computed from the points, not from the run keys. Before anything is
+planned the job's runs and memory are checked against the size caps
+(:mod:`adoptsim.experiments.budget`).
 
 Outputs (docs/outputs.md): ``runs.parquet``, ``endpoints.parquet``, ``summary.parquet``
 (:mod:`adoptsim.experiments.endpoints`), ``manifest.json``, ``experiment.toml`` and
@@ -27,7 +33,8 @@ import os
 import sys
 import time
 import traceback
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,13 +46,14 @@ from ..core.metrics import tidy
 from ..core.model import AdoptionModel, release, replicate_seed
 from ..core.schema import Scenario
 from ..errors import AdoptsimError, InputError
-from ..io.atomic import atomic_write_bytes, atomic_write_text, check_out_dir
+from ..io.atomic import atomic_write_bytes, atomic_write_text, check_out_dir, check_writable, out_lock
 from ..io.manifest import build_manifest, now, policy_list, read_manifest, write_manifest
 from ..io.sweep_folder import read_index
 from ..io.tables import to_arrow, write_table
 from .endpoints import collect_endpoints, runs_table, summarise_endpoints
 from .loader import portable_text
-from .executors import InlineExecutor, dask_executor, process_pool, shutdown
+from .budget import Budget, check_budget, estimate_sweep
+from .executors import MAX_ATTEMPTS, Workers, connect_dask, signals_ignored
 from .spec import Experiment
 
 EXIT_FAILED_RUNS = 3  # the sweep finished but some runs failed
@@ -69,19 +77,21 @@ class RunSpec:
     error: str = ""
 
 
+def point_runs(exp: Experiment, i: int) -> list[RunSpec]:
+    """The replicates of design point ``i`` with their run keys (the point's scenario is
+    resolved here: planning is lazy, one point at a time as the runs are dispatched)."""
+    try:
+        sc, err = exp.point_scenario(i), ""
+        digest = sc.digest()
+    except InputError as exc:
+        sc, err = None, "invalid scenario: " + "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
+        digest = "invalid:" + json.dumps(exp.points[i], sort_keys=True)
+    return [RunSpec(i, r, run_key(digest, exp.spec.seed, r), sc, err) for r in range(exp.spec.replicates)]
+
+
 def plan_runs(exp: Experiment) -> list[RunSpec]:
     """Every (point, replicate) of the experiment, in design order, with its run key."""
-    runs = []
-    for i in range(len(exp.points)):
-        try:
-            sc, err = exp.point_scenario(i), ""
-            digest = sc.digest()
-        except InputError as exc:
-            sc, err = None, "invalid scenario: " + "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
-            digest = "invalid:" + json.dumps(exp.points[i], sort_keys=True)
-        for r in range(exp.spec.replicates):
-            runs.append(RunSpec(i, r, run_key(digest, exp.spec.seed, r), sc, err))
-    return runs
+    return [r for i in range(len(exp.points)) for r in point_runs(exp, i)]
 
 
 def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, ...],
@@ -123,6 +133,7 @@ class SweepReport:
     elapsed: float
     executor: str
     errors: list[str] = field(default_factory=list)
+    damaged: int = 0  # truncated or unreadable shards found on resume and run again
 
     @property
     def exit_code(self) -> int:
@@ -131,8 +142,20 @@ class SweepReport:
 
 # ---- the sweep folder ----------------------------------------------------------------------
 
-def design_hash(exp: Experiment, runs: list[RunSpec]) -> str:
-    """What a resumed sweep must share with the stored one: kept metrics, dates and run keys."""
+def design_hash(exp: Experiment) -> str:
+    """What a resumed sweep must share with the stored one: kept metrics, dates, seed,
+    replicates, the resolved base scenario and the design points (computed without resolving
+    each point's scenario, so that a large design starts at once)."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"metrics": exp.spec.metrics, "dates": exp.spec.dates, "seed": exp.spec.seed,
+                         "replicates": exp.spec.replicates, "base": exp.base.digest()}, sort_keys=True).encode())
+    for p in exp.points:
+        h.update((json.dumps(p, sort_keys=True, default=str) + "\n").encode())
+    return "v2:" + h.hexdigest()
+
+
+def legacy_design_hash(exp: Experiment, runs: list[RunSpec]) -> str:
+    """The design hash of sweep folders written before planning was lazy (from every run key)."""
     h = hashlib.sha256()
     h.update(json.dumps({"metrics": exp.spec.metrics, "dates": exp.spec.dates}, sort_keys=True).encode())
     for r in runs:
@@ -140,26 +163,29 @@ def design_hash(exp: Experiment, runs: list[RunSpec]) -> str:
     return h.hexdigest()
 
 
-def check_sweep_folder(out: Path, resume: bool, digest: str) -> None:
-    """An existing non-empty ``out`` needs ``resume`` and must hold the same sweep."""
+def check_sweep_folder(out: Path, resume: bool, digest: str, exp: Experiment | None = None) -> None:
+    """An existing non-empty ``out`` needs ``resume`` and must hold the same sweep (a folder of
+    an older adoptsim is compared by its :func:`legacy_design_hash`, given ``exp``)."""
     if check_out_dir(out, resume, "pass --resume to continue the sweep stored there"):
         try:
             old = json.loads((out / "manifest.json").read_text())
         except (OSError, json.JSONDecodeError):
             raise AdoptsimError(f"{out}: --resume: not a sweep folder (manifest.json missing or unreadable)") from None
-        if old.get("design_hash") != digest:
+        stored = old.get("design_hash")
+        if stored != digest and not (exp is not None and stored == legacy_design_hash(exp, plan_runs(exp))):
             raise AdoptsimError(f"{out}: --resume: this folder holds a different sweep (experiment, scenario, "
                                 "seed or metrics changed); choose another --out")
 
 
-def sweep_manifest(exp: Experiment, runs: list[RunSpec], digest: str, command: str | None) -> dict:
+def sweep_manifest(exp: Experiment, digest: str, command: str | None) -> dict:
     """The manifest of a sweep folder, as written when the sweep starts (``status: running``)."""
     return build_manifest(
         "sweep", command=command, status="running", experiment=exp.name, description=exp.spec.description,
         experiment_file=exp.file, scenario_file=str(exp.scenario_file), scenario=exp.base.meta.name,
         scenario_hash=exp.base.digest(), design_hash=digest, seed=exp.spec.seed, replicates=exp.spec.replicates,
         design=exp.spec.design.model_dump(), factors=[f.model_dump(exclude_none=True) for f in exp.spec.factors],
-        points=len(exp.points), runs=len(runs), metrics=exp.spec.metrics, dates=exp.spec.dates,
+        points=len(exp.points), runs=len(exp.points) * exp.spec.replicates, metrics=exp.spec.metrics,
+        dates=exp.spec.dates,
         start=exp.base.meta.start, months=exp.base.meta.months, policies=policy_list(exp.base))
 
 
@@ -175,39 +201,28 @@ def start_folder(out: Path, exp: Experiment, manifest: dict) -> None:
         manifest["resumed"] = now()
 
 
-def queue_runs(runs: list[RunSpec], shards: Path) -> tuple[list[RunSpec], dict[str, str], int]:
-    """The runs to execute (one per key, shard not stored yet), the keys of invalid points
-    with their errors, and the number of keys already stored."""
-    todo: list[RunSpec] = []
-    queued: set[str] = set()
-    failed_now: dict[str, str] = {}
-    for r in runs:
-        if r.key in queued or (shards / f"{r.key}.parquet").exists():
-            continue
-        queued.add(r.key)
-        if r.scenario is None:
-            failed_now[r.key] = r.error
-        else:
-            todo.append(r)
-    return todo, failed_now, len({r.key for r in runs}) - len(queued)
-
-
-def local_executor(workers: int | None, n_tasks: int) -> tuple[int, Executor, str]:
-    """``(workers, executor, description)``: the calling process for one worker, else a pool."""
-    n_workers = workers or os.cpu_count() or 1
-    n_workers = max(1, min(n_workers, n_tasks or 1))
-    executor = InlineExecutor() if n_workers == 1 else process_pool(n_workers)
-    return n_workers, executor, "in-process" if n_workers == 1 else f"{n_workers} processes"
+def shard_readable(path: Path) -> bool:
+    """Whether a stored shard is a complete Parquet file (its footer reads)."""
+    try:
+        pq.read_metadata(path)
+        return True
+    except Exception:  # truncated, empty, not Parquet, unreadable
+        return False
 
 
 class _Recorder:
     """Stores each finished run (shard and index line) and counts them on the progress bar."""
 
-    def __init__(self, exp: Experiment, out: Path, bar, skipped: int):
+    def __init__(self, exp: Experiment, out: Path, bar):
         self.seed, self.shards, self.index = exp.spec.seed, out / "runs", out / "runs.index.jsonl"
-        self.bar, self.skipped = bar, skipped
-        self.ok = self.failed = 0
+        self.bar = bar
+        self.ok = self.failed = self.skipped = 0
         self.errors: list[str] = []
+
+    def skip(self, stored: bool) -> None:
+        """A run not executed: its shard is ``stored`` already, or its key was met before."""
+        self.skipped += stored
+        self.bar.update(1)
 
     def finish(self, spec: RunSpec, res: dict) -> None:
         meta = {"key": spec.key, "point": spec.point, "replicate": spec.replicate, "seed": self.seed,
@@ -226,34 +241,118 @@ class _Recorder:
         self.bar.set_postfix(done=self.ok + self.skipped, failed=self.failed, refresh=False)
 
 
-def execute(executor: Executor, todo: list[RunSpec], exp: Experiment, n_workers: int, rec: _Recorder) -> None:
+class Planner:
+    """The runs to execute, generated lazily in design order: one per key, skipping runs whose
+    complete shard is stored (a truncated or unreadable one is removed and run again, counted
+    in ``damaged``) and recording invalid points as failed at once; ``runs`` collects every
+    (point, replicate) met so far, without its scenario, for the runs table."""
+
+    def __init__(self, exp: Experiment, shards: Path, rec: _Recorder):
+        self.exp, self.shards, self.rec = exp, shards, rec
+        self.runs: list[RunSpec] = []
+        self.seen: set[str] = set()
+        self.damaged = 0
+
+    def __iter__(self):
+        for i in range(len(self.exp.points)):
+            for spec in point_runs(self.exp, i):
+                self.runs.append(RunSpec(spec.point, spec.replicate, spec.key, None, spec.error))
+                if spec.key in self.seen:
+                    self.rec.skip(stored=False)
+                    continue
+                self.seen.add(spec.key)
+                shard = self.shards / f"{spec.key}.parquet"
+                if shard.exists():
+                    if shard_readable(shard):
+                        self.rec.skip(stored=True)
+                        continue
+                    shard.unlink(missing_ok=True)
+                    self.damaged += 1
+                if spec.scenario is None:
+                    self.rec.finish(spec, {"status": "failed", "error": spec.error, "duration": 0.0})
+                else:
+                    yield spec
+
+
+def worker_died(exc: BaseException) -> bool:
+    """Whether a run's failure is its local worker process dying (the pool is then broken)."""
+    return isinstance(exc, BrokenProcessPool)
+
+
+def execute(pool: Workers, todo, exp: Experiment, rec: _Recorder, out: Path) -> None:
     """Submit the runs, a window of a few per worker in flight, recording each as it finishes
-    (in point and replicate order among those finished together)."""
+    (in point and replicate order among those finished together). Waits are bounded: a broken
+    local pool is replaced and its runs retried (at most ``MAX_ATTEMPTS`` starts each), a lost
+    Dask scheduler raises :class:`SchedulerLost`. ``todo`` is an iterable of the runs (a lazy
+    :class:`Planner`): it is consumed only as runs are dispatched."""
     metrics = tuple(exp.spec.metrics)
-    window = max(2, 2 * n_workers)
-    it = iter(todo)
+    window = max(2, 2 * pool.n)
+    fresh = iter(todo)
+    queue: list[RunSpec] = []  # runs to start again (their worker died)
+    attempts: dict[str, int] = {}
     pending: dict[Future, RunSpec] = {}
 
-    def fill() -> None:
+    def fill() -> bool:
+        """Submit runs up to the window; False when the pool turned out broken."""
         while len(pending) < window:
-            spec = next(it, None)
+            spec = queue.pop() if queue else next(fresh, None)
             if spec is None:
-                return
+                return True
             meta = {"key": spec.key, "point": spec.point, "replicate": spec.replicate, "seed": exp.spec.seed,
                     "member": spec.point * exp.spec.replicates + spec.replicate}
-            pending[executor.submit(run_task, spec.scenario, exp.spec.seed, spec.replicate, metrics, meta)] = spec
-
-    fill()
-    while pending:
-        done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-        for fut in sorted(done, key=lambda f: (pending[f].point, pending[f].replicate)):
-            spec = pending.pop(fut)
             try:
-                res = fut.result()
-            except Exception as exc:  # the worker itself died, or Dask lost the task
-                res = {"status": "failed", "shard": None, "error": f"{type(exc).__name__}: {exc}", "duration": 0.0}
-            rec.finish(spec, res)
-        fill()
+                fut = pool.submit(run_task, spec.scenario, exp.spec.seed, spec.replicate, metrics, meta)
+            except BrokenProcessPool:  # a worker died since the last wait
+                queue.append(spec)
+                return False
+            attempts[spec.key] = attempts.get(spec.key, 0) + 1
+            pending[fut] = spec
+        return True
+
+    def settle(fut: Future, spec: RunSpec) -> bool:
+        """Record a finished run; False when its worker died and it is queued again."""
+        if fut.cancelled():  # Dask cancels every task when its client loses the scheduler
+            pool.check(str(out), cancelled=True)
+        exc = fut.exception() if fut.done() else BrokenProcessPool("the pool was replaced")
+        if exc is not None and worker_died(exc) and attempts[spec.key] < MAX_ATTEMPTS:
+            queue.append(spec)
+            return False
+        if exc is None:
+            res = fut.result()
+        else:  # the worker died too often, or Dask lost the task
+            why = "worker process died (killed or out of memory)" if worker_died(exc) else type(exc).__name__
+            res = {"status": "failed", "shard": None, "error": f"{why}: {exc}", "duration": 0.0}
+        rec.finish(spec, res)
+        return True
+
+    restarts = 0  # pools replaced since a run last finished
+
+    def restart() -> None:
+        """A worker died: every run in flight on the broken pool starts again on a new one."""
+        nonlocal restarts
+        restarts += 1
+        if restarts > 2 * MAX_ATTEMPTS:
+            raise AdoptsimError("worker processes keep dying before any run finishes (out of memory?); "
+                                f"finished runs are stored in {out}; continue with --out {out} --resume")
+        for f in list(pending):
+            settle(f, pending.pop(f))
+        pool.renew()
+
+    while True:
+        if not fill():
+            restart()
+            continue
+        if not pending:
+            return
+        done, _ = wait(list(pending), timeout=1.0, return_when=FIRST_COMPLETED)
+        if not done:
+            pool.check(str(out))
+            continue
+        ordered = sorted(done, key=lambda f: (pending[f].point, pending[f].replicate))
+        if all([settle(f, pending.pop(f)) for f in ordered]):
+            restarts = 0
+        else:
+            restart()
 
 
 def finish_folder(exp: Experiment, out: Path, runs: list[RunSpec], manifest: dict, kind: str, t_start: float,
@@ -278,45 +377,50 @@ def finish_folder(exp: Experiment, out: Path, runs: list[RunSpec], manifest: dic
 
 
 def run_sweep(exp: Experiment, out: Path, workers: int | None = None, scheduler: str | None = None,
-              resume: bool = False, progress=None, command: str | None = None) -> SweepReport:
-    """Run (or resume) an experiment into the sweep folder ``out``; see the module docstring."""
+              resume: bool = False, progress=None, command: str | None = None,
+              budget: Budget | None = None) -> SweepReport:
+    """Run (or resume) an experiment into the sweep folder ``out``; see the module docstring.
+    The job's runs and memory are checked against ``budget`` (docs/cli.md) before planning.
+    An interrupt (KeyboardInterrupt) stops the workers within seconds and re-raises: the
+    finished runs are stored and ``resume=True`` continues."""
     out = Path(out)
-    runs = plan_runs(exp)
-    digest = design_hash(exp, runs)
-    check_sweep_folder(out, resume, digest)
     if workers is not None and workers < 1:
         raise AdoptsimError(f"--workers: expected a whole number >= 1, got {workers}")
-    client = executor = None
-    if scheduler:  # connect before anything is written: a bad address leaves no folder behind
-        client, executor, n_workers = dask_executor(scheduler)
-    shards = out / "runs"
-    shards.mkdir(parents=True, exist_ok=True)
-    for stale in shards.glob(".*.tmp"):  # writes cut short by a kill
-        stale.unlink(missing_ok=True)
-    t_start = time.perf_counter()
-    manifest = sweep_manifest(exp, runs, digest, command)
-    start_folder(out, exp, manifest)
-    todo, failed_now, skipped = queue_runs(runs, shards)
-    if scheduler:
-        kind = f"dask {scheduler}"
-    else:
-        n_workers, executor, kind = local_executor(workers, len(todo))
-    total = len({r.key for r in runs})
-    if callable(progress):  # a factory (total, desc, unit, initial) -> bar, e.g. the CLI's log lines off a terminal
-        bar = progress(total, exp.name, "run", skipped)
-    else:
-        show = sys.stderr.isatty() if progress is None else progress
-        bar = tqdm(total=total, initial=skipped, desc=exp.name, unit="run", disable=not show, dynamic_ncols=True)
-    rec = _Recorder(exp, out, bar, skipped)
-    try:
-        for r in runs:
-            if r.key in failed_now:
-                rec.finish(r, {"status": "failed", "error": failed_now.pop(r.key), "duration": 0.0})
-        execute(executor, todo, exp, n_workers, rec)
-    except BaseException:
-        shutdown(executor, client, cancel=True)
+    n_runs = len(exp.points) * exp.spec.replicates
+    local = 1 if scheduler else max(1, min(workers or os.cpu_count() or 1, n_runs))
+    estimate = estimate_sweep(f"{exp.file}: {len(exp.points)} point(s) x {exp.spec.replicates} replicate(s)",
+                              exp.base, n_runs, local, exp.spec.metrics)
+    check_budget(estimate, budget)
+    digest = design_hash(exp)
+    check_sweep_folder(out, resume, digest, exp)
+    check_writable(out, estimate.disk if not resume else 1 << 20)
+    client, n_dask = connect_dask(scheduler) if scheduler else (None, 1)  # before anything is written
+    with out_lock(out):
+        check_sweep_folder(out, resume, digest, exp)  # again: another writer may have finished meanwhile
+        shards = out / "runs"
+        shards.mkdir(parents=True, exist_ok=True)
+        for stale in shards.glob(".*.tmp"):  # writes cut short by a kill
+            stale.unlink(missing_ok=True)
+        t_start = time.perf_counter()
+        manifest = sweep_manifest(exp, digest, command)
+        start_folder(out, exp, manifest)
+        pool = Workers(workers, n_runs, scheduler, client, n_dask)
+        if callable(progress):  # a factory (total, desc, unit, initial) -> bar: the CLI's log lines off a terminal
+            bar = progress(n_runs, exp.name, "run", 0)
+        else:
+            show = sys.stderr.isatty() if progress is None else progress
+            bar = tqdm(total=n_runs, desc=exp.name, unit="run", disable=not show, dynamic_ncols=True)
+        rec = _Recorder(exp, out, bar)
+        plan = Planner(exp, shards, rec)
+        try:
+            execute(pool, plan, exp, rec, out)
+        except BaseException:
+            with signals_ignored():
+                pool.close(cancel=True)
+                bar.close()
+            raise
+        pool.close(cancel=False)
         bar.close()
-        raise
-    shutdown(executor, client, cancel=False)
-    bar.close()
-    return finish_folder(exp, out, runs, manifest, kind, t_start, skipped, rec.errors)
+        report = finish_folder(exp, out, plan.runs, manifest, pool.kind, t_start, rec.skipped, rec.errors)
+        report.damaged = plan.damaged
+        return report

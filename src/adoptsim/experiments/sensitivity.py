@@ -50,6 +50,7 @@ from ..io.tables import read_parquet, write_table
 from .designs import unit_points
 from .loader import load_experiment
 from .paths import is_integer_field
+from .budget import Budget, check_runs
 from .runner import SweepReport, run_sweep
 from .spec import Experiment
 
@@ -207,9 +208,11 @@ class SensitivityReport:
         return self.out / "plots" / ("sensitivity.png" if self.method == "sobol" else "tornado.png")
 
 
-def prepare(experiment: str | Path | Experiment, by: str | tuple[str, ...]) -> tuple[Experiment, tuple[str, ...]]:
-    """The experiment to sweep (Saltelli points for ``sobol``) and the scope levels; checks both."""
-    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+def prepare(experiment: str | Path | Experiment, by: str | tuple[str, ...],
+            budget: Budget | None = None) -> tuple[Experiment, tuple[str, ...]]:
+    """The experiment to sweep (Saltelli points for ``sobol``) and the scope levels; checks both,
+    and the number of runs against ``budget`` before the Saltelli points are generated."""
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment, budget)
     method = exp.spec.design.method
     by = (by,) if isinstance(by, str) else tuple(by)
     for b in by:
@@ -221,6 +224,9 @@ def prepare(experiment: str | Path | Experiment, by: str | tuple[str, ...]) -> t
     if method == "sobol":
         if len(exp.factor_paths) < 2:
             raise AdoptsimError(f"{exp.file}: factors: Sobol' indices need at least 2 factors")
+        n = exp.spec.design.samples * (2 * len(exp.factor_paths) + 2)
+        check_runs(f"{exp.file}: Saltelli design of {n} point(s) x {exp.spec.replicates} replicate(s)",
+                   n * exp.spec.replicates, budget)
         exp = saltelli_experiment(exp)
     return exp, by
 
@@ -228,19 +234,21 @@ def prepare(experiment: str | Path | Experiment, by: str | tuple[str, ...]) -> t
 def run_sensitivity(experiment: str | Path | Experiment, out: str | Path, workers: int | None = None,
                     scheduler: str | None = None, resume: bool = False, by: str | tuple[str, ...] = "world",
                     fmt: str = "parquet", progress: bool | None = None, plot: bool = True,
-                    metric: str | None = None, key: str | None = None) -> SensitivityReport:
+                    metric: str | None = None, key: str | None = None,
+                    budget: Budget | None = None) -> SensitivityReport:
     """Run the sensitivity analysis of an experiment into ``out`` (see the module docstring).
 
     ``by`` names the scope levels analysed (``world``, ``region``, ``nation`` or a tuple of
     them); ``metric``/``key`` choose the outcome of the figure (default: the first of the
     experiment's metrics at world level, its ``open`` key or largest key); ``plot=False`` skips
     choosing it. Writes the table, ``manifest.json`` and ``sweep/``; draws nothing."""
-    exp, by = prepare(experiment, by)
+    exp, by = prepare(experiment, by, budget)
     method = exp.spec.design.method
     out = Path(out)
     check_out_dir(out, resume, "pass --resume to continue the analysis stored there")
     out.mkdir(parents=True, exist_ok=True)
-    rep = run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress)
+    rep = run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress,
+                    budget=budget)
     summary = read_parquet(out / "sweep" / "summary.parquet")
     table = sobol_table(summary, exp, by) if method == "sobol" else tornado_table(summary, exp, by)
     name = "sensitivity" if method == "sobol" else "tornado"

@@ -46,10 +46,11 @@ from ..core.metrics import METRICS
 from ..core.schema import Scenario, parse_scenario
 from ..errors import AdoptsimError, InputError, Problem, did_you_mean
 from ..io.manifest import build_manifest
-from ..io.scenario_files import load_raw, read_toml
+from ..io.scenario_files import load_raw, read_bytes_bounded, read_toml
 from ..io.tables import read_parquet
 from ..months import YearMonth, format_month, parse_month
-from .paths import check_factor_values, current_value, is_integer_field, nearest_paths, valid_paths
+from .paths import (check_factor_values, current_value, integer_range_problems, is_integer_field,
+                    metric_reference_problems, nearest_paths, valid_paths, whole_range)
 from .runner import run_sweep
 from .spec import Experiment, ExperimentSpec, Strict
 
@@ -118,7 +119,9 @@ def _check_factor(spec: ExperimentSpec, raw: dict, base: Scenario, locators: dic
     if isinstance(cur, bool) or isinstance(cur, str):
         problems.append(Problem(file, "factors[0].path", f"{f.path} is not numeric"))
     integer = is_integer_field(base, locators[f.path])
-    ends = [int(round(v)) if integer else float(v) for v in f.range]
+    if integer and integer_range_problems(f.range, file, "factors[0].range"):
+        return problems + integer_range_problems(f.range, file, "factors[0].range"), integer
+    ends = list(whole_range(*f.range)) if integer else [float(v) for v in f.range]
     return problems + check_factor_values(raw, locators, f.path, ends, file, "factors[0].range"), integer
 
 
@@ -142,6 +145,8 @@ def _check_target(target: TargetSpec, base: Scenario, file: str) -> list[Problem
     elif target.scope_id not in known:
         problems.append(Problem(file, "target.scope_id", f"no {target.scope} {target.scope_id!r}; "
                                 f"known: {', '.join(known)}"))
+    if target.metric in METRICS:
+        problems += metric_reference_problems(base, target.metric, target.scope, target.key, file, "target")
     return problems
 
 
@@ -176,10 +181,10 @@ def load_target(path: str | Path) -> TargetProblem:
     if problems:
         raise InputError(problems)
     f = spec.factors[0]
-    lo, hi = (int(math.ceil(f.range[0])), int(math.floor(f.range[1]))) if integer else tuple(map(float, f.range))
+    lo, hi = whole_range(*f.range) if integer else tuple(map(float, f.range))
     spec = spec.model_copy(update={"metrics": [target.metric], "dates": [target.date]})
     exp = Experiment(file=file, spec=spec, scenario_file=scen_path, raw=raw, base=base, locators=locators,
-                     points=[], text=path.read_text(encoding="utf-8"))
+                     points=[], text=read_bytes_bounded(path, file).decode("utf-8"))
     return TargetProblem(exp, target, f.path, lo, hi, integer)
 
 
@@ -216,7 +221,11 @@ class _Evaluator:
         sel = self._select(read_parquet(work / f"{k:02d}" / "endpoints.parquet"))
         for i, v in enumerate(values):
             reps = sel[sel["point"] == i].sort_values("replicate")["value"].to_numpy(dtype=float)
-            mean = float(reps.mean())
+            mean = float(reps.mean()) if len(reps) else float("nan")
+            if not np.isfinite(mean):
+                raise AdoptsimError(f"{exp.file}: target: the simulated {t.metric} ({t.scope} "
+                                    f"{t.scope_id or 'world'}, key {t.key!r}, {t.date}) is not a number at "
+                                    f"{p.factor} = {v}")
             self.evals[v] = {"value": v, "mean": mean, "reached": _reached(mean, t), "values": reps.tolist()}
             self.order.append(v)
         if self.progress:

@@ -11,10 +11,16 @@ Loading a scenario file (docs/scenarios.md):
 
 All problems are raised together as one :class:`~adoptsim.errors.InputError`, each rendered
 ``file: path.to.field: message``.
+
+**Bounded reading.** Only regular files are read (a device, FIFO or socket is refused by its
+kind, without opening it for a blocking read), at most :data:`MAX_FILE_BYTES` bytes each, and an
+``extends`` chain is at most :data:`MAX_EXTENDS_DEPTH` files deep (docs/scenarios.md).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from pathlib import Path
 
@@ -23,19 +29,61 @@ from ..errors import InputError, Problem
 
 #: Lists merged entry by entry under ``extends``, and the key that identifies an entry.
 MERGE_KEYS = {"nations": "id", "vendors": "id", "policies": "name"}
+#: The largest input file read (scenario, experiment, spec, targets): 16 MiB.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+#: The longest ``extends`` chain: a file and at most this many ancestors.
+MAX_EXTENDS_DEPTH = 32
+
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
+
+def _kind_problem(mode: int) -> str | None:
+    """Why a file of this mode is not read, or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory, expected a TOML file"
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    return f"is {kind}, expected a regular TOML file"
+
+
+def read_bytes_bounded(path: Path, display: str | None = None, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; anything else (missing, a folder,
+    a device, FIFO or socket, unreadable, too large) is an :class:`InputError` naming the file."""
+    name = display or str(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError([Problem(name, "", "file not found")]) from None
+    except OSError as exc:
+        raise InputError([Problem(name, "", f"cannot read file: {exc.strerror}")]) from None
+    why = _kind_problem(st.st_mode)
+    if why is None and st.st_size > limit:
+        why = f"file is too large ({st.st_size} bytes; input files are at most {limit} bytes)"
+    if why:
+        raise InputError([Problem(name, "", why)])
+    try:  # O_NONBLOCK: a file swapped for a FIFO after the stat cannot block the open
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError([Problem(name, "", f"cannot read file: {exc.strerror}")]) from None
+    with os.fdopen(fd, "rb") as fh:
+        why = _kind_problem(os.fstat(fd).st_mode)
+        if why:
+            raise InputError([Problem(name, "", why)])
+        try:
+            raw = fh.read(limit + 1)
+        except OSError as exc:
+            raise InputError([Problem(name, "", f"cannot read file: {exc.strerror}")]) from None
+    if len(raw) > limit:
+        raise InputError([Problem(name, "", f"file is too large (input files are at most {limit} bytes)")])
+    return raw
 
 
 def read_toml(path: Path, display: str | None = None) -> dict:
     """Read one TOML file, turning every failure into an :class:`InputError` naming the file."""
     name = display or str(path)
-    if not path.exists():
-        raise InputError([Problem(name, "", "file not found")])
-    if path.is_dir():
-        raise InputError([Problem(name, "", "is a directory, expected a TOML file")])
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError([Problem(name, "", f"cannot read file: {exc.strerror}")]) from None
+    raw = read_bytes_bounded(Path(path), name)
     if not raw.strip():
         raise InputError([Problem(name, "", "file is empty, expected a TOML document")])
     if b"\x00" in raw:
@@ -93,14 +141,15 @@ def load_raw(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict:
     target = (path.parent / parent)
     key = target.resolve()
     chain = _stack + (path.resolve(),)
+    if len(chain) > MAX_EXTENDS_DEPTH:
+        raise InputError([Problem(display, "extends", f"extends chain deeper than {MAX_EXTENDS_DEPTH} files "
+                                  f"(starting at {chain[0]})")])
     if key in chain:
         cycle = " -> ".join(p.name for p in chain + (key,))
         raise InputError([Problem(display, "extends", f"extends cycle: {cycle}")])
-    if not target.exists():
+    if not os.path.lexists(target):
         raise InputError([Problem(display, "extends", f"file not found: {parent!r} (looked for {target})")])
     return deep_merge(load_raw(target, chain), data)
-
-
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -12,7 +12,8 @@ from typing import Callable, ContextManager
 from ..analysis.bands import summarise_run
 from ..core.model import simulate
 from ..errors import AdoptsimError
-from ..io.atomic import prepare_out_dir, publish_dir
+from ..experiments.budget import Budget, check_budget, estimate_run
+from ..io.atomic import check_out_dir, check_writable, out_lock, prepare_out_dir, publish_dir
 from ..io.manifest import run_manifest
 from ..io.run_folder import write_run
 from ..io.scenario_files import load_scenario
@@ -33,12 +34,14 @@ class RunReport:
 def run_scenario(scenario_file: str | Path, seed: int | None = None, replicates: int = 10,
                  out: Path | None = None, overwrite: bool = False, fmt: str = "parquet", plots: bool = True,
                  progress: Callable[[int, str], ContextManager] | None = None,
-                 on_stage: Callable[[str], None] | None = None) -> RunReport:
+                 on_stage: Callable[[str], None] | None = None, budget: Budget | None = None) -> RunReport:
     """Run ``replicates`` replicates of a scenario file (seed: ``seed`` or the scenario's
     ``[meta] seed``) and publish the results folder ``out`` (default ``results/<scenario>``, or
     ``-2``, ``-3``... if it exists) with its figures unless ``plots`` is false. ``progress(total,
     description)`` may return a progress bar (a context manager with ``update(n)``) counting
-    months; ``on_stage(text)`` hears of the stages after the simulation (writing, drawing)."""
+    months; ``on_stage(text)`` hears of the stages after the simulation (writing, drawing).
+    ``budget`` caps the estimated memory and runs (default: the machine's available memory,
+    :data:`~adoptsim.experiments.budget.MAX_RUNS` runs)."""
     scenario = load_scenario(scenario_file)
     if replicates < 1:
         raise AdoptsimError(f"--replicates: expected a whole number >= 1, got {replicates}")
@@ -46,6 +49,16 @@ def run_scenario(scenario_file: str | Path, seed: int | None = None, replicates:
         raise AdoptsimError(f"--seed: expected a whole number >= 0, got {seed}")
     seed = scenario.meta.seed if seed is None else seed
     out = prepare_out_dir(out, Path("results") / Path(scenario_file).stem, overwrite)
+    estimate = estimate_run(scenario, replicates)
+    check_budget(estimate, budget or Budget())
+    check_writable(out, estimate.disk)
+    with out_lock(out):  # a second writer of this folder fails now, before simulating
+        check_out_dir(out, overwrite, "pass --overwrite to replace it")
+        return _simulate_and_publish(scenario, scenario_file, seed, replicates, out, fmt, plots, progress)
+
+
+def _simulate_and_publish(scenario, scenario_file, seed: int, replicates: int, out: Path, fmt: str, plots: bool,
+                          progress) -> RunReport:
     t0 = time.perf_counter()
     bar_cm = progress(scenario.meta.months * replicates, scenario.meta.name) if progress else nullcontext()
     with bar_cm as bar:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..experiments.budget import Budget
 from ..experiments.loader import load_experiment
 from ..experiments.sensitivity import SensitivityReport, run_sensitivity
 from ..experiments.spec import Experiment
@@ -13,9 +14,9 @@ from .checks import check_executor
 
 
 def prepare_sensitivity(experiment_file: str | Path, workers: int | None = None,
-                        scheduler: str | None = None) -> Experiment:
+                        scheduler: str | None = None, budget: Budget | None = None) -> Experiment:
     """Load and check the experiment and the executor options."""
-    exp = load_experiment(experiment_file)
+    exp = load_experiment(experiment_file, budget)
     check_executor(workers, scheduler)
     return exp
 
@@ -35,10 +36,10 @@ def draw_sensitivity(rep: SensitivityReport) -> list[Path]:
 def sensitivity(exp: Experiment, out: str | Path, workers: int | None = None, scheduler: str | None = None,
                 resume: bool = False, by: str | tuple[str, ...] = "world", fmt: str = "parquet",
                 metric: str | None = None, key: str | None = None, plot: bool = True,
-                progress=None) -> SensitivityReport:
+                progress=None, budget: Budget | None = None) -> SensitivityReport:
     """Run the analysis into ``out`` (tables, manifest, ``sweep/``) and draw its figure; the
     report's ``exit_code`` is 3 when some runs failed."""
     rep = run_sensitivity(exp, out, workers=workers, scheduler=scheduler, resume=resume, by=by, fmt=fmt,
-                          plot=plot, metric=metric, key=key, progress=progress)
+                          plot=plot, metric=metric, key=key, progress=progress, budget=budget)
     rep.figures.extend(draw_sensitivity(rep))
     return rep

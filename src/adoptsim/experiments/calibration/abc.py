@@ -50,13 +50,14 @@ from ...io.atomic import atomic_write_text, check_out_dir
 from ...io.manifest import build_manifest
 from ...io.scenario_files import load_scenario
 from ...io.tables import read_parquet, write_table
+from ..budget import Budget, check_runs
 from ..designs import CALIBRATION_SPAWN, unit_design, unit_points
 from ..paths import apply_point, current_value
 from ..runner import run_sweep
 from ..spec import Design, Experiment, ExperimentSpec, Factor
 from .scenario_file import BASE_COPY, base_reference, calibrated_toml
 from .spec import Calibration, load_spec
-from .targets import deviation, distance, month_text, run_values, target_numbers
+from .targets import deviation, distance, month_text, require_values, run_values, target_numbers
 
 
 def _factors(cal: Calibration) -> list[Factor]:
@@ -296,18 +297,23 @@ def _scenario_path(out: Path, scenario_out: str | Path | None) -> Path:
 
 def run_calibration(spec: str | Path | Calibration, out: str | Path, workers: int | None = None,
                     scheduler: str | None = None, resume: bool = False, scenario_out: str | Path | None = None,
-                    fmt: str = "parquet", progress: bool | None = None) -> CalibrationReport:
+                    fmt: str = "parquet", progress: bool | None = None,
+                    budget: Budget | None = None) -> CalibrationReport:
     """Run a calibration into ``out`` (see the module docstring); draws no figure."""
     t0 = time.perf_counter()
     cal = spec if isinstance(spec, Calibration) else load_spec(spec)
     out = Path(out)
     check_out_dir(out, resume, "pass --resume to continue the calibration stored there")
     scenario_path = _scenario_path(out, scenario_out)
+    runs = cal.spec.method.samples * cal.spec.replicates
+    check_runs(f"{cal.file}: {cal.spec.method.samples} sample(s) x {cal.spec.replicates} replicate(s)", runs, budget)
     points = lhs_points(cal)
     exp = calibration_experiment(cal, points)
     out.mkdir(parents=True, exist_ok=True)
-    run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress)
+    run_sweep(exp, out / "sweep", workers=workers, scheduler=scheduler, resume=resume, progress=progress,
+              budget=budget)
     values, failed = per_point_values(cal, exp, out / "sweep")
+    require_values(cal.targets, values, str(cal.targets_file), "the calibration runs")
     samples, rule = abc_samples(cal, points, values)
     acc = samples[samples["accepted"]]
     best = samples.loc[samples["distance"].idxmin()]
@@ -318,6 +324,7 @@ def run_calibration(spec: str | Path | Calibration, out: str | Path, workers: in
     text = calibrated_toml(cal, fitted, acc, rule, scenario_path, len(samples), refine_info is not None)
     write_calibrated(cal, fitted, text, scenario_path)
     check = evaluate(cal, fitted, cal.spec.method.check_replicates)
+    require_values(cal.targets, check, str(cal.targets_file), "the check runs of the calibrated scenario")
     check_dist = distance(cal.targets, {t.id: float(check[t.id].median()) for t in cal.targets})
     fit, tdf = fit_table(cal, fitted, acc, best), targets_table(cal, values, acc, check)
     write_table(fit, out / "fit", fmt)

@@ -32,11 +32,12 @@ from pydantic import Field, ValidationError, field_validator
 from ...core.checks import indexed_problems
 from ...core.schema import Scenario, parse_scenario
 from ...errors import InputError, Problem
-from ...io.scenario_files import load_raw, read_toml
+from ...io.scenario_files import load_raw, read_bytes_bounded, read_toml
 from ...months import YearMonth, format_month, parse_month
-from ..paths import check_factor_values, current_value, is_integer_field, nearest_paths, valid_paths
+from ..paths import (check_factor_values, current_value, integer_range_problems, is_integer_field, nearest_paths,
+                     valid_paths, whole_range)
 from ..spec import Strict, check_range
-from .targets import TARGET_METRICS, Target, load_targets
+from .targets import TARGET_METRICS, Target, load_targets, target_reference_problems
 
 
 class Parameter(Strict):
@@ -157,7 +158,10 @@ def _check_parameters(spec: CalibrationSpec, raw: dict, base: Scenario, locators
                                     "parameters can be fitted"))
             continue
         integer[p.path] = is_integer_field(base, locators[p.path])
-        ends = [int(value) if integer[p.path] else float(value) for value in p.range]
+        if integer[p.path] and integer_range_problems(p.range, file, f"{where}.range"):
+            problems += integer_range_problems(p.range, file, f"{where}.range")
+            continue
+        ends = list(whole_range(*p.range)) if integer[p.path] else [float(value) for value in p.range]
         problems += check_factor_values(raw, locators, p.path, ends, file, f"{where}.range")
     return problems, integer
 
@@ -175,6 +179,7 @@ def load_spec(path: str | Path) -> Calibration:
     base = parse_scenario(raw, str(scen_path))
     locators = valid_paths(base)
     horizon, problems = _horizon(spec, base, targets, file)
+    problems += target_reference_problems(all_targets, base, str(tpath))
     param_problems, integer = _check_parameters(spec, raw, base, locators, file)
     problems += param_problems
     if problems:
@@ -183,4 +188,4 @@ def load_spec(path: str | Path) -> Calibration:
     cut["meta"] = {**raw.get("meta", {}), "months": parse_month(horizon) - base.start_month + 1}
     return Calibration(file=file, spec=spec, scenario_file=scen_path, targets_file=tpath, targets=targets,
                        all_targets=all_targets, raw=cut, base=base, locators=locators, integer=integer,
-                       horizon=horizon, text=path.read_text(encoding="utf-8"))
+                       horizon=horizon, text=read_bytes_bounded(path, file).decode("utf-8"))

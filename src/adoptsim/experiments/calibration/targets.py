@@ -35,11 +35,12 @@ from pydantic import Field, ValidationError
 from ...analysis.targets import target_metrics
 from ...core import SCOPES
 from ...core.checks import indexed_problems
-from ...core.metrics import METRICS
+from ...core.metrics import METRICS, scope_ids
 from ...core.schema import Scenario
-from ...errors import InputError, Problem, did_you_mean
+from ...errors import AdoptsimError, InputError, Problem, did_you_mean
 from ...io.scenario_files import read_toml
 from ...months import format_month, parse_month
+from ..paths import metric_reference_problems
 from ..spec import Strict
 
 QUANTITIES = ("open_weight_share_2025_11", "cn_open_share_2024_12", "cn_open_share_2025_mean",
@@ -100,6 +101,8 @@ def _check_target(t: Target, where: str, file: str) -> list[Problem]:
         except Exception:
             problems.append(Problem(file, f"{where}.when", f"a metric target needs 'when' = \"YYYY-MM\", "
                                     f"got {t.when!r}"))
+    if not np.isfinite(t.weight):
+        problems.append(Problem(file, f"{where}.weight", f"expected a finite number >= 0, got {t.weight}"))
     month = t.kind == "month" or t.quantity in MONTH_QUANTITIES
     if t.quantity in MONTH_QUANTITIES and t.kind != "month":
         return problems + [Problem(file, f"{where}.kind", f"quantity {t.quantity!r} is a month: use kind = \"month\"")]
@@ -113,9 +116,35 @@ def _check_target(t: Target, where: str, file: str) -> list[Problem]:
         want = '"YYYY-MM" months' if month else "numbers"
         return problems + [Problem(file, f"{where}.value", f"value and range must be {want}, got "
                                    f"{t.value!r} and {t.range!r}")]
+    if not all(np.isfinite([v, lo, hi])):
+        return problems + [Problem(file, f"{where}.value", f"value and range must be finite numbers, got "
+                                   f"{t.value!r} and {t.range!r}")]
     if not lo <= v <= hi or lo == hi:
         problems.append(Problem(file, f"{where}.range", f"expected low <= value <= high with low < high, got "
                                 f"value {t.value!r}, range {t.range!r}"))
+    return problems
+
+
+def target_reference_problems(targets: list[Target], base: Scenario, file: str) -> list[Problem]:
+    """What a target file can be checked against only with its scenario: each used metric
+    target's scope id, key and month must exist in the scenario's tables."""
+    problems = []
+    for i, t in enumerate(targets):
+        if not t.use or t.metric is None or t.metric not in METRICS:
+            continue
+        where = f"targets[{i}]"
+        known = scope_ids(base, t.scope)
+        sid = t.scope_id or ("world" if t.scope == "world" else None)
+        if sid not in known:
+            problems.append(Problem(file, f"{where}.scope_id", f"no {t.scope} {t.scope_id!r} in the scenario"
+                                    + did_you_mean(str(t.scope_id), known, 0.5)))
+        problems += metric_reference_problems(base, t.metric, t.scope, t.key, file, where)
+        try:
+            if parse_month(t.when) < base.start_month:
+                problems.append(Problem(file, f"{where}.when", f"{t.when} is before the scenario's start "
+                                        f"{format_month(base.start_month)}"))
+        except ValueError:
+            pass  # reported by load_targets
     return problems
 
 
@@ -162,7 +191,22 @@ def distance(targets: list[Target], sims: dict[str, float]) -> float:
     """sqrt(Σ w z² / Σ w) over the used targets."""
     w = np.array([t.weight for t in targets])
     z = np.array([float(deviation(t, sims[t.id])) for t in targets])
+    nan = [t.id for t, x in zip(targets, z) if np.isnan(x)]
+    if nan:
+        raise AdoptsimError(f"distance: the simulated value of target(s) {', '.join(map(repr, nan))} is not a "
+                            "number (NaN)")
     return float(np.sqrt(np.sum(w * z ** 2) / np.sum(w)))
+
+
+def require_values(targets: list[Target], values: pd.DataFrame, file: str, what: str) -> None:
+    """No NaN result: every target needs a finite simulated value in ``values`` (one column per
+    target id), else one AdoptsimError naming the targets and ``what`` was simulated."""
+    bad = [t for t in targets if not np.isfinite(pd.to_numeric(values[t.id], errors="coerce")).any()]
+    if bad:
+        names = ", ".join(f"{t.id!r} ({t.quantity or f'{t.metric} {t.scope} {t.scope_id or t.scope} {t.key!r}'}"
+                          f" {t.when})" for t in bad)
+        raise AdoptsimError(f"{file}: no finite simulated value for target(s) {names} in {what}; check the "
+                            "target's metric, scope, scope_id, key and when")
 
 
 def run_values(frame: pd.DataFrame, scenario: Scenario, targets: list[Target]) -> pd.DataFrame:
