@@ -198,7 +198,7 @@ def test_figures_and_compare_from_the_cli(tmp_path, capsys):
     assert main(["plot", str(base), "--date", "2025-11", "--format", "pdf"]) == 0
     assert (base / "plots" / "heatmap_2025-11.pdf").read_bytes()[:4] == b"%PDF"
     assert main(["compare", str(base), str(alt), "--level", "region", "--scope", "Latin America"]) == 0
-    assert list((alt / "plots").glob("compare_base_share_origin_Latin America.png"))
+    assert list((alt / "plots").glob("compare_base_share_origin_Latin_America.png"))
     capsys.readouterr()
     assert main(["plot", str(base), "--date", "2031-01"]) == 2
     assert "no month 2031-01" in capsys.readouterr().err

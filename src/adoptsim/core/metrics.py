@@ -74,14 +74,19 @@ def _block(values: np.ndarray, scope_rows: np.ndarray, metric: str, keys: list[s
     }
 
 
-def host_keys(model) -> list[int]:
-    """Hosting origins reported by ``share_host``: nations that are a vendor's origin, appear in
-    any nation's ``infrastructure`` table or build clouds (``infrastructure_buildout``)."""
-    sc, idx = model.spec, model.index
+def host_origins(sc) -> list[str]:
+    """Hosting origins reported by ``share_host`` (besides ``self``): nations that are a vendor's
+    origin, appear in any nation's ``infrastructure`` table or build clouds
+    (``infrastructure_buildout``), in nation order."""
     ids = {v.origin for v in sc.vendors}
     ids |= {o for n in sc.nations for o, x in n.infrastructure.items() if x > 0}
     ids |= {p.issuer for p in sc.policies if p.type == "infrastructure_buildout"}
-    return sorted(idx.nation_pos[i] for i in ids)
+    return [n.id for n in sc.nations if n.id in ids]
+
+
+def host_keys(model) -> list[int]:
+    """Positions of :func:`host_origins` among the nations."""
+    return sorted(model.index.nation_pos[i] for i in host_origins(model.spec))
 
 
 def compute_blocks(model) -> list[dict]:
@@ -196,10 +201,16 @@ def metric_scopes(metric: str) -> tuple[str, ...]:
 
 def metric_keys(scenario, metric: str) -> list[str]:
     """The keys a metric has in a scenario's tables (``[""]`` for a metric without keys)."""
+    if metric in PRODUCT_METRICS:
+        from .market import ProductTable
+
+        return list(ProductTable.build(scenario).ids)
     if metric in VENDOR_METRICS or metric == "share_vendor":
         return [v.id for v in scenario.vendors]
     if metric in ("share_origin", "influence"):
         return sorted({v.origin for v in scenario.vendors})
     if metric == "share_license":
         return ["closed", "open"]
+    if metric == "share_host":
+        return host_origins(scenario) + ["self"]
     return [""]

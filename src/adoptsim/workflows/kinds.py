@@ -84,7 +84,7 @@ def expect_kind(path: str | Path, accepted: tuple[str, ...], command: str, hint:
     try:
         kind = input_kind(path)
     except InputError:
-        if Path(path).suffix.lower() == ".toml":
+        if Path(path).suffix.lower() == ".toml" or not Path(path).is_file():  # a device, FIFO, socket: say so
             raise
         raise AdoptsimError(f"{path}: not a TOML file or an adoptsim folder; "
                             f"'adoptsim {command}' takes {' or '.join(KINDS[a][0] for a in accepted)}") from None

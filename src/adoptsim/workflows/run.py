@@ -54,11 +54,12 @@ def run_scenario(scenario_file: str | Path, seed: int | None = None, replicates:
     check_writable(out, estimate.disk)
     with out_lock(out):  # a second writer of this folder fails now, before simulating
         check_out_dir(out, overwrite, "pass --overwrite to replace it")
-        return _simulate_and_publish(scenario, scenario_file, seed, replicates, out, fmt, plots, progress)
+        return _simulate_and_publish(scenario, scenario_file, seed, replicates, out, fmt, plots, progress,
+                                     on_stage)
 
 
 def _simulate_and_publish(scenario, scenario_file, seed: int, replicates: int, out: Path, fmt: str, plots: bool,
-                          progress) -> RunReport:
+                          progress, on_stage) -> RunReport:
     t0 = time.perf_counter()
     bar_cm = progress(scenario.meta.months * replicates, scenario.meta.name) if progress else nullcontext()
     with bar_cm as bar:
