@@ -8,9 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import tomli_w
-from pydantic import ValidationError
 
-from ..core.checks import indexed_problems
 from ..core.metrics import METRICS
 from ..core.schema import Scenario, parse_scenario
 from ..errors import InputError, Problem, did_you_mean
@@ -19,20 +17,13 @@ from ..months import format_month, parse_month
 from .budget import Budget, check_runs
 from .designs import SWEEP_SPAWN, grid_points, list_points, map_unit, oat_points, unit_design, unit_points
 from .paths import check_factor_values, integer_range_problems, is_integer_field, nearest_paths, valid_paths
-from .spec import Experiment, ExperimentSpec
+from .spec import Experiment, ExperimentSpec, named_file, validated
 
 
 def read_spec(path: Path, file: str) -> tuple[ExperimentSpec, Path]:
     """The validated experiment schema and the path of its base scenario (which must exist)."""
-    data = read_toml(path, file)
-    try:
-        spec = ExperimentSpec.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(indexed_problems(exc, file, ExperimentSpec)) from None
-    scen_path = path.parent / spec.scenario
-    if not scen_path.exists():
-        raise InputError([Problem(file, "scenario", f"file not found: {spec.scenario!r} (looked for {scen_path})")])
-    return spec, scen_path
+    spec = validated(read_toml(path, file), ExperimentSpec, file)
+    return spec, named_file(path, file, "scenario", spec.scenario)
 
 
 def check_outputs(spec: ExperimentSpec, base: Scenario, file: str) -> list[Problem]:

@@ -27,9 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..core.checks import indexed_problems
 from ..core.schema import Scenario, parse_scenario
+from ..errors import InputError, Problem
 from ..months import YearMonth
 from .paths import apply_point
 
@@ -101,3 +103,19 @@ class Experiment:
     def point_scenario(self, i: int) -> Scenario:
         label = f"{self.file} (point {i}: {self.points[i]})"
         return parse_scenario(apply_point(self.raw, self.locators, self.points[i]), label)
+
+
+def validated(data: dict, model: type[BaseModel], file: str, problems: list[Problem] = ()):
+    """``data`` validated by ``model``; else one InputError with ``problems`` and every field's problem."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(list(problems) + indexed_problems(exc, file, model)) from None
+
+
+def named_file(path: Path, file: str, field: str, name: str, problems: list[Problem] = ()) -> Path:
+    """The file an input file names in ``field`` (relative to it), which must exist."""
+    target = Path(path).parent / name
+    if not target.exists():
+        raise InputError(list(problems) + [Problem(file, field, f"file not found: {name!r} (looked for {target})")])
+    return target

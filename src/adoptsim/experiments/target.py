@@ -41,7 +41,7 @@ import pandas as pd
 from pydantic import Field, ValidationError, field_validator
 
 from ..core import SCOPES
-from ..core.checks import indexed_problems, pydantic_message
+from ..core.checks import pydantic_message
 from ..core.metrics import METRICS
 from ..core.schema import Scenario, parse_scenario
 from ..errors import AdoptsimError, InputError, Problem, did_you_mean
@@ -52,7 +52,7 @@ from ..months import YearMonth, format_month, parse_month
 from .paths import (check_factor_values, current_value, integer_range_problems, is_integer_field,
                     metric_reference_problems, nearest_paths, valid_paths, whole_range)
 from .runner import run_sweep
-from .spec import Experiment, ExperimentSpec, Strict
+from .spec import Experiment, ExperimentSpec, Strict, named_file, validated
 
 
 class TargetSpec(Strict):
@@ -158,17 +158,11 @@ def load_target(path: str | Path) -> TargetProblem:
     file = str(path)
     data = dict(read_toml(path, file))
     target, problems = _read_target_table(data, file)
-    try:
-        spec = ExperimentSpec.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(problems + indexed_problems(exc, file, ExperimentSpec)) from None
+    spec = validated(data, ExperimentSpec, file, problems)
     if len(spec.factors) != 1 or spec.factors[0].range is None:
         problems.append(Problem(file, "factors", "a target experiment needs exactly one [[factors]] entry, "
                                 f"with a range = [lo, hi] (got {len(spec.factors)} factor(s))"))
-    scen_path = path.parent / spec.scenario
-    if not scen_path.exists():
-        raise InputError(problems + [Problem(file, "scenario", f"file not found: {spec.scenario!r} "
-                                                              f"(looked for {scen_path})")])
+    scen_path = named_file(path, file, "scenario", spec.scenario, problems)
     raw = load_raw(scen_path)
     base = parse_scenario(raw, str(scen_path))
     locators = valid_paths(base)

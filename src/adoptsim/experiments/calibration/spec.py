@@ -27,16 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from ...core.checks import indexed_problems
 from ...core.schema import Scenario, parse_scenario
 from ...errors import InputError, Problem
 from ...io.scenario_files import load_raw, read_bytes_bounded, read_toml
 from ...months import YearMonth, format_month, parse_month
 from ..paths import (check_factor_values, current_value, integer_range_problems, is_integer_field, nearest_paths,
                      valid_paths, whole_range)
-from ..spec import Strict, check_range
+from ..spec import Strict, check_range, named_file, validated
 from .targets import TARGET_METRICS, Target, load_targets, target_reference_problems
 
 
@@ -102,17 +101,9 @@ class Calibration:
 
 def _read(path: Path, file: str) -> tuple[CalibrationSpec, Path, Path]:
     """The validated spec and the paths of its scenario and target file (both must exist)."""
-    data = read_toml(path, file)
-    try:
-        spec = CalibrationSpec.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(indexed_problems(exc, file, CalibrationSpec)) from None
-    scen_path = path.parent / spec.scenario
-    if not scen_path.exists():
-        raise InputError([Problem(file, "scenario", f"file not found: {spec.scenario!r} (looked for {scen_path})")])
-    tpath = path.parent / spec.targets
-    if not tpath.exists():
-        raise InputError([Problem(file, "targets", f"file not found: {spec.targets!r} (looked for {tpath})")])
+    spec = validated(read_toml(path, file), CalibrationSpec, file)
+    scen_path = named_file(path, file, "scenario", spec.scenario)
+    tpath = named_file(path, file, "targets", spec.targets)
     return spec, scen_path, tpath
 
 
