@@ -8,6 +8,7 @@ are views onto one row of these arrays. Every step updates whole arrays.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -170,6 +171,15 @@ def largest_remainder(shares: np.ndarray, k: int) -> np.ndarray:
     return counts
 
 
+#: whether new populations use the fused numba kernel (:mod:`adoptsim.core.kernel`) unless
+#: told; ``ADOPTSIM_KERNEL=numpy`` in the environment selects the numpy reference path
+FUSED = os.environ.get("ADOPTSIM_KERNEL", "fused").strip().lower() != "numpy"
+
+
+def fused_default() -> bool:
+    return FUSED
+
+
 class CommunityPopulation:
     """Choices of all communities, one vectorised kernel per month (see :mod:`adoptsim.core.choice`).
 
@@ -188,7 +198,7 @@ class CommunityPopulation:
     """
 
     def __init__(self, layout: CommunityLayout, W: sp.csr_matrix | None, n_vendors: int,
-                 scenario: Scenario, index):
+                 scenario: Scenario, index, fused: bool | None = None):
         self.layout = layout
         self.nation, self.sector, self.size = layout.nation, layout.sector, layout.size
         self.n, self.V = len(self.size), n_vendors
@@ -209,10 +219,24 @@ class CommunityPopulation:
         self.uses_peer = bool(np.any(self.weights["peer"] != 0))
         self.nesting = None  # (nest_of, lambdas) of the nested logit, set by the model each month
         self._group_offset = self.group * (n_vendors + 1) + 1
+        # the fused numba kernel (adoptsim.core.kernel) or the numpy reference below; both give
+        # the same numbers (tests/core/test_kernel.py)
+        self.fused = fused_default() if fused is None else bool(fused)
+        if self.fused:
+            from . import kernel
+            self._kernel = kernel
+            self._picked = np.empty(self.n, dtype=np.int64)  # preallocated outputs of the kernel
+            self._adopted_buf = np.empty(self.n)
+            self._nesting_key = self._nesting_arrays = None
 
     # -- neighbourhood -------------------------------------------------------------------
     def neighbour_adopted(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Size-weighted share of the neighbours that have adopted, for all communities or ``rows``."""
+        if self.fused and self.W is not None and rows is not None:
+            out = self._adopted_buf[:rows.size]
+            W = self.W
+            self._kernel.neighbour_adopted_rows(W.indptr, W.indices, W.data, self.current, rows, out)
+            return out
         adopted = (self.current >= 0).astype(np.float64)
         m = self.n if rows is None else rows.size
         if self.W is None:
@@ -248,6 +272,50 @@ class CommunityPopulation:
     def choose(self, rows: np.ndarray, base: np.ndarray, available: np.ndarray, u: np.ndarray,
                use_peer: bool = True) -> np.ndarray:
         """Vendor drawn by each of ``rows`` (−1 where none is available)."""
+        if self.fused:
+            return self.choose_fused(rows, base, available, u, use_peer)
+        return self.choose_reference(rows, base, available, u, use_peer)[0]
+
+    def choose_fused(self, rows, base, available, u, use_peer: bool = True, record: bool = False):
+        """:meth:`choose` by the fused kernel; with ``record`` also returns the utilities and
+        the (for the nested logit, unnormalised) probabilities, each (m, V)."""
+        k, V = self._kernel, self.V
+        m = rows.size
+        picked = self._picked[:m] if m <= self._picked.size else np.empty(m, dtype=np.int64)
+        base2 = np.ascontiguousarray(base.reshape(-1, V), dtype=np.float64)
+        avail2 = available.reshape(-1, V)
+        masked = not bool(avail2.all())
+        peer, world = k.PEER_NONE, np.zeros(V)
+        W = self.W
+        if use_peer and self.uses_peer:
+            if W is None:
+                peer = k.PEER_WORLD
+                has = self.current >= 0
+                world = np.bincount(self.current[has], weights=self.size[has], minlength=V) / self.total_size
+            else:
+                peer = k.PEER_CSR
+        if W is None:
+            indptr, indices, data = np.zeros(1, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0)
+        else:
+            indptr, indices, data = W.indptr, W.indices, W.data
+        nested, nest, lams, parent, ngroups = self._nesting_for_kernel()
+        U_out = np.empty((m if record else 0, V))
+        P_out = np.empty((m if record else 0, V))
+        k.choose_rows(rows, self.group, base2, np.ascontiguousarray(avail2), masked, u, self.current,
+                      self.w_peer_c, self.w_inertia_c, peer, indptr, indices, data, world,
+                      float(self.temperature), nested, nest, lams, parent, ngroups, picked, record, U_out, P_out)
+        return (picked, U_out, P_out) if record else picked
+
+    def _nesting_for_kernel(self):
+        nesting = self.nesting
+        key = None if nesting is None else (tuple(tuple(k) for k in nesting[0]), tuple(nesting[1]))
+        if self._nesting_arrays is None or key != self._nesting_key:
+            self._nesting_key, self._nesting_arrays = key, self._kernel.nesting_arrays(nesting, self.V)
+        return self._nesting_arrays
+
+    def choose_reference(self, rows, base, available, u, use_peer: bool = True):
+        """:meth:`choose` by the numpy reference path: (choices, utilities, probabilities — for
+        the nested logit unnormalised)."""
         g = self.group[rows]
         Ug = base.reshape(-1, self.V)[g]
         share = self.neighbour_share(rows) if use_peer else np.zeros_like(Ug)
@@ -257,7 +325,7 @@ class CommunityPopulation:
             P = choice.logit_probabilities(U, avail, self.temperature)
         else:
             P = market.nested_logit_probabilities(U, avail, self.temperature, *self.nesting, normalise=False)
-        return choice.sample_choices(P, u[rows])
+        return choice.sample_choices(P, u[rows]), U, P
 
     def initialise(self, base, available, rng_init, rng_choice) -> None:
         """Adopters at the start: a share ``adoption.initial`` of communities, choosing without peers."""

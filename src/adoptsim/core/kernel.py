@@ -1,0 +1,255 @@
+"""The fused community kernel: one compiled pass over the choosers (numba).
+
+:meth:`adoptsim.core.populations.CommunityPopulation.choose` computes, for every chooser, its
+neighbours' shares per product, its utilities, the (nested) logit weights and its draw. The
+numpy reference (:mod:`adoptsim.core.choice`, :func:`adoptsim.core.market.nested_logit_probabilities`)
+does that as ~35 passes over (choosers × products) temporaries; :func:`choose_rows` does it row
+by row in one pass, with per-row scratch of a few products' length and no (m × V) temporary.
+
+**Same numbers as the reference, bit for bit.** Every floating-point operation is the one the
+numpy path performs, in the same order:
+
+* neighbour shares and the neighbours' adoption are summed in the order of the CSR entries (as
+  ``bincount`` and scipy's ``csr_matvec`` sum them; a non-adopting neighbour adds nothing, as
+  adding ``0.0`` changes no sum);
+* ``U = base + w_peer·share``, then ``+ w_inertia`` on the current product; ``Z = U / T``;
+  the row maximum; ``exp(Z − max)`` (nested: ``(Z − max)·(1/λ_L)`` first);
+* the plain logit's row total is summed as numpy's ``E.sum(axis=1)`` sums a row (its pairwise
+  summation: :func:`numpy_row_sum`), then ``P = E / total``;
+* the nested logit's nest sums are summed in product order (what ``E @ onehot`` gives: each
+  term is multiplied by exactly 1 or 0), its powers are ``pow``, its factors pushed down as the
+  reference pushes them;
+* the draw inverts the CDF with the partial sums accumulated left to right and
+  ``x = (1 − u)·Σ``.
+
+``fastmath`` is off (no reassociation, no fused multiply-add), and ``exp``/``pow`` are the C
+library's, which numpy also uses for float64 on machines without AVX-512 (with AVX-512 numpy
+has its own vectorised ``exp``, which may differ from the C library's in the last bit;
+tests/core/test_kernel.py then still holds to 1e-12 on the probabilities).
+
+Compiled on first use and cached on disk (``cache=True``, in ``__pycache__`` next to this file,
+or ``NUMBA_CACHE_DIR``): the first run after an install pays ~2–4 s of compilation, later
+processes load the cache in ~0.1 s. ``ADOPTSIM_KERNEL=numpy`` in the environment (or
+``adoptsim.core.populations.FUSED = False`` before a model is built) selects the numpy
+reference instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+PEER_NONE, PEER_CSR, PEER_WORLD = 0, 1, 2
+
+_JIT = dict(cache=True, fastmath=False, nogil=True, error_model="numpy")
+
+
+@njit(**_JIT)
+def numpy_row_sum(a, n):
+    """``a[0] + … + a[n−1]`` in the order numpy's pairwise summation adds a contiguous row of
+    ``n`` float64 (``pairwise_sum`` in numpy's ``loops_utils.h``), for ``n`` up to 128 the
+    exact order: below 8 terms one after another, else eight interleaved partial sums combined
+    as ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``, then the remainder one after another."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = a[0], a[1], a[2], a[3]
+        r4, r5, r6, r7 = a[4], a[5], a[6], a[7]
+        m = n - n % 8
+        for i in range(8, m, 8):
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for i in range(m, n):
+            res += a[i]
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return numpy_row_sum(a, n2) + numpy_row_sum(a[n2:], n - n2)
+
+
+@njit(**_JIT)
+def neighbour_adopted_rows(indptr, indices, data, current, rows, out):
+    """``out[i] = Σ_k W[rows[i], k]·[current[k] ≥ 0]`` (``(W @ adopted)[rows]``), summed in
+    the order of the CSR entries."""
+    for i in range(rows.size):
+        r = rows[i]
+        s = 0.0
+        for e in range(indptr[r], indptr[r + 1]):
+            if current[indices[e]] >= 0:
+                s += data[e]
+        out[i] = s
+
+
+@njit(**_JIT)
+def _nested_weights(E, V, nest, lams, parent, ngroups, S, T, fac, f):
+    """Unnormalised nested-logit weights of one row, in place in ``E`` (see
+    :func:`adoptsim.core.market.nested_logit_probabilities`, same operations, same order)."""
+    L = lams.size
+    bottom = nest[L - 1]
+    G = ngroups[L - 1]
+    for k in range(G):
+        S[L - 1, k] = 0.0
+    for j in range(V):
+        S[L - 1, bottom[j]] += E[j]
+    # levels from the bottom up: T = S^a, factor T/S (0 where S = 0), sums one level up
+    for level in range(L - 2, -1, -1):
+        a = lams[level + 1] / lams[level]
+        Gl = ngroups[level + 1]
+        for k in range(ngroups[level]):
+            S[level, k] = 0.0
+        for k in range(Gl):
+            s = S[level + 1, k]
+            if a == 1.0:
+                t = s
+                fac[level + 1, k] = 1.0
+            else:
+                t = s ** a
+                fac[level + 1, k] = t / s if s > 0 else 0.0
+            T[level + 1, k] = t
+            S[level, parent[level + 1, k]] += t
+    # the top factor, then push down: f = fac · f[parent] (fac = 1 where a = 1: f[parent] itself)
+    lam0 = lams[0]
+    for k in range(ngroups[0]):
+        s = S[0, k]
+        if lam0 == 1.0:
+            f[0, k] = 1.0
+        else:
+            f[0, k] = s ** (lam0 - 1.0) if s > 0 else 0.0
+    for level in range(1, L):
+        a = lams[level] / lams[level - 1]
+        for k in range(ngroups[level]):
+            up = f[level - 1, parent[level, k]]
+            f[level, k] = up if a == 1.0 else fac[level, k] * up
+    for j in range(V):
+        E[j] *= f[L - 1, bottom[j]]
+
+
+@njit(**_JIT)
+def choose_rows(rows, group, base, available, masked, u, current, w_peer, w_inertia,
+                peer_mode, indptr, indices, data, world_share, temperature,
+                nested, nest, lams, parent, ngroups, picked, record, U_out, P_out):
+    """The product drawn by each chooser ``rows[i]`` into ``picked[i]`` (−1 where none is
+    available), with utilities and (unnormalised, for the nested logit) probabilities into
+    ``U_out``/``P_out`` when ``record``.
+
+    ``base``/``available``: (groups, V) utilities U0 and availability; ``masked`` False when
+    every product is available everywhere; ``w_peer``/``w_inertia`` per community (the peer
+    term is skipped when ``peer_mode`` is PEER_NONE); ``nest`` (L, V) nest of each product per
+    level, ``lams`` (L,), ``parent`` (L, G) nest one level up of each nest, ``ngroups`` (L,).
+    """
+    V = base.shape[1]
+    share = np.zeros(V)
+    E = np.empty(V)
+    Gmax = nest.shape[1] if nested else 1
+    L = lams.size if nested else 1
+    S = np.empty((L, Gmax + 1))
+    T = np.empty((L, Gmax + 1))
+    fac = np.empty((L, Gmax + 1))
+    f = np.empty((L, Gmax + 1))
+    inv_bottom = 1.0 / lams[L - 1] if nested else 1.0
+    scale_bottom = nested and lams[L - 1] != 1.0
+    all_one = True
+    if nested:
+        for level in range(L):
+            if lams[level] != 1.0:
+                all_one = False
+    for i in range(rows.size):
+        r = rows[i]
+        g = group[r]
+        cur = current[r]
+        # neighbour shares, in the order of the CSR entries
+        if peer_mode == PEER_CSR:
+            for v in range(V):
+                share[v] = 0.0
+            for e in range(indptr[r], indptr[r + 1]):
+                c = current[indices[e]]
+                if c >= 0:
+                    share[c] += data[e]
+        elif peer_mode == PEER_WORLD:
+            for v in range(V):
+                share[v] = world_share[v]
+        # utilities, Z = U / T (−inf where unavailable) and its maximum
+        wp = w_peer[r]
+        zmax = 0.0
+        for v in range(V):
+            uv = base[g, v] + wp * share[v]
+            if v == cur:
+                uv += w_inertia[r]
+            if record:
+                U_out[i, v] = uv
+            if masked and not available[g, v]:
+                z = -np.inf
+            else:
+                z = uv / temperature
+            E[v] = z
+            if v == 0 or z > zmax:  # as np.maximum column by column
+                zmax = z
+        if masked and not np.isfinite(zmax):
+            zmax = 0.0
+        # weights
+        if nested:
+            for v in range(V):
+                z = E[v] - zmax
+                if scale_bottom:
+                    z *= inv_bottom
+                E[v] = np.exp(z)
+            if not all_one:
+                _nested_weights(E, V, nest, lams, parent, ngroups, S, T, fac, f)
+        else:
+            for v in range(V):
+                E[v] = np.exp(E[v] - zmax)
+            tot = numpy_row_sum(E, V)
+            if not masked:
+                for v in range(V):
+                    E[v] = E[v] / tot
+            elif tot > 0:
+                for v in range(V):
+                    E[v] = E[v] / tot
+            else:
+                for v in range(V):
+                    E[v] = 0.0
+        if record:
+            for v in range(V):
+                P_out[i, v] = E[v]
+        # the draw: partial sums left to right, x = (1 − u)·Σ
+        total = E[0]
+        for v in range(1, V):
+            total += E[v]
+        if total > 0:
+            x = (1.0 - u[r]) * total
+            cum = E[0]
+            idx = 0
+            for v in range(1, V):
+                if cum < x:
+                    idx += 1
+                cum += E[v]
+            picked[i] = idx
+        else:
+            picked[i] = -1
+
+
+def nesting_arrays(nesting, V: int):
+    """The nested logit's (nest_of, lambdas) as the kernel's arrays: ``nest`` (L, V),
+    ``lams`` (L,), ``parent`` (L, G) (row 0 unused) and ``ngroups`` (L,); dummies for the plain
+    logit (``nesting`` None)."""
+    if nesting is None:
+        return (False, np.zeros((1, max(V, 1)), dtype=np.int64), np.ones(1), np.zeros((1, 1), dtype=np.int64),
+                np.ones(1, dtype=np.int64))
+    nest_of, lambdas = nesting
+    L = len(nest_of)
+    nest = np.stack([np.asarray(k, dtype=np.int64) for k in nest_of])
+    ngroups = np.array([int(k.max()) + 1 for k in nest], dtype=np.int64)
+    parent = np.zeros((L, max(int(ngroups.max()), V)), dtype=np.int64)
+    for level in range(1, L):
+        parent[level, nest[level]] = nest[level - 1]
+    return True, nest, np.asarray(lambdas, dtype=np.float64), parent, ngroups
