@@ -28,10 +28,11 @@ has its own vectorised ``exp``, which may differ from the C library's in the las
 tests/core/test_kernel.py then still holds to 1e-12 on the probabilities).
 
 Compiled on first use and cached on disk (``cache=True``, in ``__pycache__`` next to this file,
-or ``NUMBA_CACHE_DIR``): the first run after an install pays ~2–4 s of compilation, later
-processes load the cache in ~0.1 s. ``ADOPTSIM_KERNEL=numpy`` in the environment (or
-``adoptsim.core.populations.FUSED = False`` before a model is built) selects the numpy
-reference instead.
+or ``NUMBA_CACHE_DIR``): the first run after an install pays ~5 s of compilation; later
+processes pay numba's fixed start-up, ~0.8 s to import it and ~0.7–1 s to load the compiled
+kernel (measured on the 2-core development machine). Which path a model uses is chosen by ``ADOPTSIM_KERNEL``
+(``auto``, the default: fused from 200,000 communities on; ``fused``; ``numpy``), read into
+:data:`adoptsim.core.populations.KERNEL`.
 """
 
 from __future__ import annotations

@@ -268,10 +268,14 @@ def product_utility(weights: dict, *, capability: np.ndarray, H: np.ndarray, gdp
 
 # ---- nested logit ------------------------------------------------------------------------
 
-def _onehot(groups: np.ndarray, G: int) -> np.ndarray:
-    """(K, G) membership matrix of K items in G groups."""
-    out = np.zeros((groups.size, G))
-    out[np.arange(groups.size), groups] = 1.0
+def _group_sums(X: np.ndarray, groups: np.ndarray, G: int) -> np.ndarray:
+    """(m, G) sums of the columns of X by group, each added left to right in column order (a
+    fixed order: ``X @ onehot`` would leave it to the BLAS kernel, which varies with the
+    machine and the row's place in a block; the fused kernel of :mod:`adoptsim.core.kernel`
+    sums in this order too)."""
+    out = np.zeros((X.shape[0], G))
+    for j in range(groups.size):
+        out[:, groups[j]] += X[:, j]
     return out
 
 
@@ -307,7 +311,7 @@ def nested_logit_probabilities(U: np.ndarray, available: np.ndarray, temperature
     if all(x == 1.0 for x in lam):  # every λ = 1: the weights are exp(V), the plain logit
         W = E
         return W if not normalise else _normalised(W)
-    S = E @ _onehot(g, G)  # sums of the bottom nests, (m, G)
+    S = _group_sums(E, g, G)  # sums of the bottom nests, (m, G)
     factors = []  # per level, bottom first: (factor per nest, nest index of the level below's nests)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for level in range(L - 2, -1, -1):
@@ -318,7 +322,7 @@ def nested_logit_probabilities(U: np.ndarray, available: np.ndarray, temperature
             a = lam[level + 1] / lam[level]
             T = S if a == 1.0 else np.power(S, a)
             factors.append((None if a == 1.0 else np.divide(T, S, out=np.zeros_like(S), where=S > 0), parent))
-            S = T @ _onehot(parent, Gu)
+            S = _group_sums(T, parent, Gu)
             g, G = up, Gu
         top = None if lam[0] == 1.0 else np.power(S, lam[0] - 1.0, out=np.zeros_like(S), where=S > 0)
     # push the factors down to the bottom nests, then to the products
@@ -326,7 +330,7 @@ def nested_logit_probabilities(U: np.ndarray, available: np.ndarray, temperature
     for fac, parent in reversed(factors):
         f = f[:, parent] if fac is None else fac * f[:, parent]
     W = E
-    W *= f @ _onehot(nest_of[-1], f.shape[1]).T
+    W *= f[:, nest_of[-1]]
     return W if not normalise else _normalised(W)
 
 

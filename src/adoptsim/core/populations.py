@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from . import choice, market
 from . import vendor_dynamics as vd
+from ..errors import AdoptsimError
 from ..months import parse_month
 from .schema import WEIGHTS, Scenario
 
@@ -171,13 +172,21 @@ def largest_remainder(shares: np.ndarray, k: int) -> np.ndarray:
     return counts
 
 
-#: whether new populations use the fused numba kernel (:mod:`adoptsim.core.kernel`) unless
-#: told; ``ADOPTSIM_KERNEL=numpy`` in the environment selects the numpy reference path
-FUSED = os.environ.get("ADOPTSIM_KERNEL", "fused").strip().lower() != "numpy"
+#: which community kernel new populations use unless told: "fused" (the numba kernel of
+#: :mod:`adoptsim.core.kernel`), "numpy" (the reference path of this module) or "auto" (fused
+#: from FUSED_FROM communities on). Both give the same numbers (tests/core/test_kernel.py);
+#: "auto" spares small runs numba's fixed start-up (~1.5 s per process: import and loading the
+#: compiled kernel from its cache), which a long-running process — a sweep worker, an
+#: ensemble — amortises and may choose by setting "fused". Set from ``ADOPTSIM_KERNEL``.
+KERNEL = os.environ.get("ADOPTSIM_KERNEL", "auto").strip().lower()
+FUSED_FROM = 200_000
 
 
-def fused_default() -> bool:
-    return FUSED
+def fused_default(n: int) -> bool:
+    """Whether a population of ``n`` communities uses the fused kernel under :data:`KERNEL`."""
+    if KERNEL not in ("auto", "fused", "numpy"):
+        raise AdoptsimError(f"environment: ADOPTSIM_KERNEL: expected auto, fused or numpy, got {KERNEL!r}")
+    return KERNEL == "fused" or (KERNEL == "auto" and n >= FUSED_FROM)
 
 
 class CommunityPopulation:
@@ -221,13 +230,10 @@ class CommunityPopulation:
         self._group_offset = self.group * (n_vendors + 1) + 1
         # the fused numba kernel (adoptsim.core.kernel) or the numpy reference below; both give
         # the same numbers (tests/core/test_kernel.py)
-        self.fused = fused_default() if fused is None else bool(fused)
+        self.fused = fused_default(self.n) if fused is None else bool(fused)
+        self._kernel = None  # the kernel module and its preallocated outputs, on first use
         if self.fused:
-            from . import kernel
-            self._kernel = kernel
-            self._picked = np.empty(self.n, dtype=np.int64)  # preallocated outputs of the kernel
-            self._adopted_buf = np.empty(self.n)
-            self._nesting_key = self._nesting_arrays = None
+            self._load_kernel()
 
     # -- neighbourhood -------------------------------------------------------------------
     def neighbour_adopted(self, rows: np.ndarray | None = None) -> np.ndarray:
@@ -279,7 +285,7 @@ class CommunityPopulation:
     def choose_fused(self, rows, base, available, u, use_peer: bool = True, record: bool = False):
         """:meth:`choose` by the fused kernel; with ``record`` also returns the utilities and
         the (for the nested logit, unnormalised) probabilities, each (m, V)."""
-        k, V = self._kernel, self.V
+        k, V = self._load_kernel(), self.V
         m = rows.size
         picked = self._picked[:m] if m <= self._picked.size else np.empty(m, dtype=np.int64)
         base2 = np.ascontiguousarray(base.reshape(-1, V), dtype=np.float64)
@@ -305,6 +311,15 @@ class CommunityPopulation:
                       self.w_peer_c, self.w_inertia_c, peer, indptr, indices, data, world,
                       float(self.temperature), nested, nest, lams, parent, ngroups, picked, record, U_out, P_out)
         return (picked, U_out, P_out) if record else picked
+
+    def _load_kernel(self):
+        if self._kernel is None:
+            from . import kernel  # imports numba: only when the fused path is used
+            self._kernel = kernel
+            self._picked = np.empty(self.n, dtype=np.int64)
+            self._adopted_buf = np.empty(self.n)
+            self._nesting_key = self._nesting_arrays = None
+        return self._kernel
 
     def _nesting_for_kernel(self):
         nesting = self.nesting
