@@ -43,6 +43,7 @@ from numba import njit
 PEER_NONE, PEER_CSR, PEER_WORLD = 0, 1, 2
 
 _JIT = dict(cache=True, fastmath=False, nogil=True, error_model="numpy")
+_INLINE = dict(_JIT, inline="always")  # per-row helpers: no call (and no reference counting) per row
 
 
 @njit(**_JIT)
@@ -91,7 +92,7 @@ def neighbour_adopted_rows(indptr, indices, data, current, rows, out):
         out[i] = s
 
 
-@njit(**_JIT)
+@njit(**_INLINE)
 def _nested_weights(E, V, nest, lams, parent, ngroups, S, T, fac, f):
     """Unnormalised nested-logit weights of one row, in place in ``E`` (see
     :func:`adoptsim.core.market.nested_logit_probabilities`, same operations, same order)."""
@@ -113,9 +114,12 @@ def _nested_weights(E, V, nest, lams, parent, ngroups, S, T, fac, f):
             if a == 1.0:
                 t = s
                 fac[level + 1, k] = 1.0
-            else:
+            elif s > 0:
                 t = s ** a
-                fac[level + 1, k] = t / s if s > 0 else 0.0
+                fac[level + 1, k] = t / s
+            else:  # pow(0, a > 0) = 0: no call
+                t = 0.0
+                fac[level + 1, k] = 0.0
             T[level + 1, k] = t
             S[level, parent[level + 1, k]] += t
     # the top factor, then push down: f = fac · f[parent] (fac = 1 where a = 1: f[parent] itself)
@@ -136,44 +140,59 @@ def _nested_weights(E, V, nest, lams, parent, ngroups, S, T, fac, f):
 
 
 @njit(**_JIT)
-def choose_rows(rows, group, base, available, masked, u, current, w_peer, w_inertia,
-                peer_mode, indptr, indices, data, world_share, temperature,
-                nested, nest, lams, parent, ngroups, picked, record, U_out, P_out):
-    """The product drawn by each chooser ``rows[i]`` into ``picked[i]`` (−1 where none is
-    available), with utilities and (unnormalised, for the nested logit) probabilities into
-    ``U_out``/``P_out`` when ``record``.
-
-    ``base``/``available``: (groups, V) utilities U0 and availability; ``masked`` False when
-    every product is available everywhere; ``w_peer``/``w_inertia`` per community (the peer
-    term is skipped when ``peer_mode`` is PEER_NONE); ``nest`` (L, V) nest of each product per
-    level, ``lams`` (L,), ``parent`` (L, G) nest one level up of each nest, ``ngroups`` (L,).
-    """
+def _loop(step_mode, rows, current, cur_small, nation, group, p, q, optimism, education, world_adopted,
+          revision_rate, u_adopt, u_revise, u_choice, base, available, masked, w_peer, w_inertia, peer_mode,
+          indptr, indices, data, world_share, temperature, nested, nest, lams, parent, ngroups,
+          rows_out, picked, record, U_out, P_out):
+    """The one loop behind :func:`choose_rows` (``step_mode`` False: the given rows choose) and
+    :func:`step_communities` (True: every community, deciding first whether it chooses). One
+    function, so that nothing is called per row."""
     V = base.shape[1]
     share = np.zeros(V)
     E = np.empty(V)
-    Gmax = nest.shape[1] if nested else 1
+    Gmax = (nest.shape[1] if nested else 1) + 1
     L = lams.size if nested else 1
-    S = np.empty((L, Gmax + 1))
-    T = np.empty((L, Gmax + 1))
-    fac = np.empty((L, Gmax + 1))
-    f = np.empty((L, Gmax + 1))
-    inv_bottom = 1.0 / lams[L - 1] if nested else 1.0
-    scale_bottom = nested and lams[L - 1] != 1.0
+    S = np.empty((L, Gmax))
+    T = np.empty((L, Gmax))
+    fac = np.empty((L, Gmax))
+    f = np.empty((L, Gmax))
     all_one = True
     if nested:
         for level in range(L):
             if lams[level] != 1.0:
                 all_one = False
-    for i in range(rows.size):
-        r = rows[i]
-        g = group[r]
+    inv_bottom = 1.0 / lams[L - 1] if nested else 1.0
+    complete = indptr.size == 0
+    n_iter = current.size if step_mode else rows.size
+    m = 0
+    for it in range(n_iter):
+        r = it if step_mode else rows[it]
         cur = current[r]
+        g = group[r]
+        lost = False
+        if step_mode:  # who chooses
+            if cur < 0:
+                if complete:
+                    a = world_adopted
+                else:
+                    a = 0.0
+                    for e in range(indptr[r], indptr[r + 1]):
+                        if cur_small[indices[e]] >= 0:
+                            a += data[e]
+                nat = nation[r]
+                prob = -np.expm1(-(p * 2.0 * optimism[nat] * education[nat] + q * a))
+                if not u_adopt[r] < prob:
+                    continue
+            else:
+                lost = masked and not available[g, cur]
+                if not (u_revise[r] < revision_rate or lost):
+                    continue
         # neighbour shares, in the order of the CSR entries
         if peer_mode == PEER_CSR:
             for v in range(V):
                 share[v] = 0.0
             for e in range(indptr[r], indptr[r + 1]):
-                c = current[indices[e]]
+                c = cur_small[indices[e]]
                 if c >= 0:
                     share[c] += data[e]
         elif peer_mode == PEER_WORLD:
@@ -187,7 +206,7 @@ def choose_rows(rows, group, base, available, masked, u, current, w_peer, w_iner
             if v == cur:
                 uv += w_inertia[r]
             if record:
-                U_out[i, v] = uv
+                U_out[it, v] = uv
             if masked and not available[g, v]:
                 z = -np.inf
             else:
@@ -201,7 +220,7 @@ def choose_rows(rows, group, base, available, masked, u, current, w_peer, w_iner
         if nested:
             for v in range(V):
                 z = E[v] - zmax
-                if scale_bottom:
+                if inv_bottom != 1.0:
                     z *= inv_bottom
                 E[v] = np.exp(z)
             if not all_one:
@@ -210,10 +229,7 @@ def choose_rows(rows, group, base, available, masked, u, current, w_peer, w_iner
             for v in range(V):
                 E[v] = np.exp(E[v] - zmax)
             tot = numpy_row_sum(E, V)
-            if not masked:
-                for v in range(V):
-                    E[v] = E[v] / tot
-            elif tot > 0:
+            if not masked or tot > 0:
                 for v in range(V):
                     E[v] = E[v] / tot
             else:
@@ -221,22 +237,74 @@ def choose_rows(rows, group, base, available, masked, u, current, w_peer, w_iner
                     E[v] = 0.0
         if record:
             for v in range(V):
-                P_out[i, v] = E[v]
+                P_out[it, v] = E[v]
         # the draw: partial sums left to right, x = (1 − u)·Σ
         total = E[0]
         for v in range(1, V):
             total += E[v]
+        k = -1
         if total > 0:
-            x = (1.0 - u[r]) * total
+            x = (1.0 - u_choice[r]) * total
             cum = E[0]
-            idx = 0
+            k = 0
             for v in range(1, V):
                 if cum < x:
-                    idx += 1
+                    k += 1
                 cum += E[v]
-            picked[i] = idx
+        if step_mode:
+            if k < 0:  # none available: keep the current product, unless it is gone
+                k = -1 if lost else cur
+            rows_out[m] = r
+            picked[m] = k
+            m += 1
         else:
-            picked[i] = -1
+            picked[it] = k
+    if step_mode:
+        for i in range(m):  # synchronous update
+            current[rows_out[i]] = picked[i]
+            cur_small[rows_out[i]] = picked[i]
+    return m
+
+
+def choose_rows(rows, group, base, available, masked, u, current, cur_small, w_peer, w_inertia,
+                peer_mode, indptr, indices, data, world_share, temperature,
+                nested, nest, lams, parent, ngroups, picked, record, U_out, P_out):
+    """The product drawn by each chooser ``rows[i]`` into ``picked[i]`` (−1 where none is
+    available), with utilities and (unnormalised, for the nested logit) probabilities into
+    ``U_out``/``P_out`` when ``record``.
+
+    ``base``/``available``: (groups, V) utilities U0 and availability; ``masked`` False when
+    every product is available everywhere; ``current`` each community's product (−1: none) and
+    ``cur_small`` the same as a narrow integer (the neighbours' products are gathered from it:
+    fewer cache misses); ``w_peer``/``w_inertia`` per community (the peer term is skipped when
+    ``peer_mode`` is PEER_NONE); ``nest`` (L, V) nest of each product per level, ``lams`` (L,),
+    ``parent`` (L, G) nest one level up of each nest, ``ngroups`` (L,).
+    """
+    z1, z0 = np.zeros(1), np.zeros(0, dtype=np.int64)
+    _loop(False, rows, current, cur_small, z0, group, 0.0, 0.0, z1, z1, 0.0, 0.0, u, u, u, base, available,
+          masked, w_peer, w_inertia, peer_mode, indptr, indices, data, world_share, temperature, nested, nest,
+          lams, parent, ngroups, z0, picked, record, U_out, P_out)
+
+
+def step_communities(current, cur_small, nation, group, p, q, optimism, education, world_adopted,
+                     revision_rate, u_adopt, u_revise, u_choice, base, available, masked,
+                     w_peer, w_inertia, peer_mode, indptr, indices, data, world_share, temperature,
+                     nested, nest, lams, parent, ngroups, rows, picked):
+    """One month of :meth:`adoptsim.core.populations.CommunityPopulation.step` in two passes:
+    who chooses (first adoption, revision, a lost model) and what, from the state at the start
+    of the month; then the new state. Returns the number of choosers (``rows``/``picked``
+    hold them and their new product).
+
+    A non-adopter adopts when ``u_adopt < 1 − exp(−(p·2·optimism·education + q·A))`` (``A``
+    summed over the CSR entries, or ``world_adopted`` on a complete network: ``indptr`` empty
+    then), an adopter revises when ``u_revise < revision_rate`` or must choose again when its
+    product is unavailable (``masked`` only)."""
+    V = base.shape[1]
+    dummy = np.empty((0, V))
+    return _loop(True, rows, current, cur_small, nation, group, p, q, optimism, education, world_adopted,
+                 revision_rate, u_adopt, u_revise, u_choice, base, available, masked, w_peer, w_inertia, peer_mode,
+                 indptr, indices, data, world_share, temperature, nested, nest, lams, parent, ngroups,
+                 rows, picked, False, dummy, dummy)
 
 
 def nesting_arrays(nesting, V: int):

@@ -239,9 +239,9 @@ class CommunityPopulation:
     def neighbour_adopted(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Size-weighted share of the neighbours that have adopted, for all communities or ``rows``."""
         if self.fused and self.W is not None and rows is not None:
-            out = self._adopted_buf[:rows.size]
+            out = np.empty(rows.size)
             W = self.W
-            self._kernel.neighbour_adopted_rows(W.indptr, W.indices, W.data, self.current, rows, out)
+            self._kernel.neighbour_adopted_rows(W.indptr, W.indices, W.data, self._small_current(), rows, out)
             return out
         adopted = (self.current >= 0).astype(np.float64)
         m = self.n if rows is None else rows.size
@@ -285,14 +285,25 @@ class CommunityPopulation:
     def choose_fused(self, rows, base, available, u, use_peer: bool = True, record: bool = False):
         """:meth:`choose` by the fused kernel; with ``record`` also returns the utilities and
         the (for the nested logit, unnormalised) probabilities, each (m, V)."""
-        k, V = self._load_kernel(), self.V
-        m = rows.size
-        picked = self._picked[:m] if m <= self._picked.size else np.empty(m, dtype=np.int64)
+        k = self._load_kernel()
+        m, V = rows.size, self.V
+        picked = np.empty(m, dtype=np.int64)
+        U_out = np.empty((m if record else 0, V))
+        P_out = np.empty((m if record else 0, V))
+        args = self._kernel_args(base, available, use_peer)
+        k.choose_rows(rows, self.group, args[0], args[1], args[2], u, self.current, self._small_current(),
+                      self.w_peer_c, self.w_inertia_c, *args[3:], picked, record, U_out, P_out)
+        return (picked, U_out, P_out) if record else picked
+
+    def _kernel_args(self, base, available, use_peer: bool) -> tuple:
+        """The kernel's arguments from base (U0) to the nesting: base, available, masked,
+        peer_mode, indptr, indices, data, world_share, temperature, nested, nest, lams,
+        parent, ngroups."""
+        k, V, W = self._kernel, self.V, self.W
         base2 = np.ascontiguousarray(base.reshape(-1, V), dtype=np.float64)
-        avail2 = available.reshape(-1, V)
+        avail2 = np.ascontiguousarray(available.reshape(-1, V))
         masked = not bool(avail2.all())
-        peer, world = k.PEER_NONE, np.zeros(V)
-        W = self.W
+        peer, world = k.PEER_NONE, self._zeros_v
         if use_peer and self.uses_peer:
             if W is None:
                 peer = k.PEER_WORLD
@@ -300,24 +311,40 @@ class CommunityPopulation:
                 world = np.bincount(self.current[has], weights=self.size[has], minlength=V) / self.total_size
             else:
                 peer = k.PEER_CSR
-        if W is None:
-            indptr, indices, data = np.zeros(1, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0)
-        else:
-            indptr, indices, data = W.indptr, W.indices, W.data
-        nested, nest, lams, parent, ngroups = self._nesting_for_kernel()
-        U_out = np.empty((m if record else 0, V))
-        P_out = np.empty((m if record else 0, V))
-        k.choose_rows(rows, self.group, base2, np.ascontiguousarray(avail2), masked, u, self.current,
-                      self.w_peer_c, self.w_inertia_c, peer, indptr, indices, data, world,
-                      float(self.temperature), nested, nest, lams, parent, ngroups, picked, record, U_out, P_out)
-        return (picked, U_out, P_out) if record else picked
+        indptr, indices, data = (self._no_edges if W is None else (W.indptr, W.indices, W.data))
+        return (base2, avail2, masked, peer, indptr, indices, data, world, float(self.temperature),
+                *self._nesting_for_kernel())
+
+    def _small_current(self) -> np.ndarray:
+        """``current`` as the narrowest integer that holds it, refreshed (the kernel gathers
+        neighbours' products from it: 1 byte instead of 8 per random access)."""
+        np.copyto(self._cur_small, self.current, casting="unsafe")
+        return self._cur_small
+
+    def step_fused(self, base, available, optimism, education, u_adopt, u_revise, u_choice) -> None:
+        """:meth:`step` by the fused kernel (two passes over the communities)."""
+        k, a = self._load_kernel(), self.adoption
+        world_adopted = 0.0
+        if self.W is None:
+            world_adopted = float(self.size @ (self.current >= 0).astype(np.float64)) / self.total_size
+        args = self._kernel_args(base, available, True)
+        k.step_communities(self.current, self._small_current(), self.nation, self.group, float(a.p), float(a.q),
+                           np.ascontiguousarray(optimism, dtype=np.float64),
+                           np.ascontiguousarray(education, dtype=np.float64), world_adopted,
+                           float(a.revision_rate), u_adopt, u_revise, u_choice, args[0], args[1], args[2],
+                           self.w_peer_c, self.w_inertia_c, *args[3:], self._rows, self._picked)
 
     def _load_kernel(self):
         if self._kernel is None:
             from . import kernel  # imports numba: only when the fused path is used
             self._kernel = kernel
+            # preallocated: the month's choosers and their products, current as a narrow integer
+            self._rows = np.empty(self.n, dtype=np.int64)
             self._picked = np.empty(self.n, dtype=np.int64)
-            self._adopted_buf = np.empty(self.n)
+            narrow = np.int8 if self.V < 127 else np.int16 if self.V < 32767 else np.int64
+            self._cur_small = np.empty(self.n, dtype=narrow)
+            self._zeros_v = np.zeros(self.V)
+            self._no_edges = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
             self._nesting_key = self._nesting_arrays = None
         return self._kernel
 
@@ -352,6 +379,8 @@ class CommunityPopulation:
 
     def step(self, base: np.ndarray, available: np.ndarray, optimism: np.ndarray, education: np.ndarray,
              u_adopt: np.ndarray, u_revise: np.ndarray, u_choice: np.ndarray) -> None:
+        if self.fused:
+            return self.step_fused(base, available, optimism, education, u_adopt, u_revise, u_choice)
         a = self.adoption
         adopted = self.current >= 0
         # first adoption: the probability is needed for non-adopters only
