@@ -52,3 +52,25 @@ def test_repeated_and_self_ties(n, width, seed):
     sizes = rng.random(n) + 0.1
     assert _identical(network.normalised(rows, cols, sizes, n),
                       network.normalised_reference(rows, cols, sizes, n))
+
+
+@pytest.mark.parametrize("n, degree", [(2, 1), (999, 7), (5000, 8), (3001, 12)])
+@pytest.mark.parametrize("kind", ["regional", "small_world"])
+def test_compiled_chunked_builder_equals_the_numpy_one(monkeypatch, n, degree, kind):
+    """Large networks are built by the compiled, chunked builder (here forced on small ones, with
+    chunks of 256 rows): the same matrix bit for bit, and the random stream left where the
+    numpy construction leaves it."""
+    rng = np.random.default_rng(n + degree)
+    nation = np.sort(rng.integers(0, 33, n))
+    sizes = rng.random(n) * 3 + 0.5
+    built = {}
+    for compiled in (False, True):
+        monkeypatch.setattr(network, "COMPILED_FROM", 1 if compiled else 10**12)
+        monkeypatch.setattr(network, "CHUNK_ROWS", 256)
+        g = np.random.default_rng(9)
+        W = network.build_network(kind, nation, nation % 7, sizes, degree=degree, cross_border=0.3,
+                                  same_region=0.5, rewire=0.3, rng=g)
+        built[compiled] = (W, g.random(4))
+    assert _identical(built[True][0], built[False][0])
+    assert np.array_equal(built[True][1], built[False][1])
+    assert built[True][0].indices.dtype == np.int32

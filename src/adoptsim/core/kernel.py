@@ -322,3 +322,84 @@ def nesting_arrays(nesting, V: int):
     for level in range(1, L):
         parent[level, nest[level]] = nest[level - 1]
     return True, nest, np.asarray(lambdas, dtype=np.float64), parent, ngroups
+
+
+# ---- the network at scale ------------------------------------------------------------------
+# adoptsim.core.network builds large networks here, in chunks of rows, straight into the CSR
+# arrays: the same ties, weights and entry order as its numpy construction (bit for bit), with
+# a peak of the CSR itself plus one chunk instead of several copies of all the ties.
+
+@njit(**_JIT)
+def regional_cols(u_kind, u_pick, r0, degree, n, nation, region, n_order, n_start, n_count,
+                  r_order, r_start, r_count, t_nation, t_region, cols):
+    """Tie targets of rows ``r0…`` (``degree`` per row) from their two uniforms, as
+    :func:`adoptsim.core.network.regional` draws them."""
+    for i in range(u_kind.size):
+        r = r0 + i // degree
+        u = u_pick[i]
+        if u_kind[i] < t_nation:
+            k = nation[r]
+            j = n_start[k] + np.int64(np.floor(u * n_count[k]))
+            c = n_order[min(j, n_order.size - 1)]
+        elif u_kind[i] < t_region:
+            k = region[r]
+            j = r_start[k] + np.int64(np.floor(u * r_count[k]))
+            c = r_order[min(j, r_order.size - 1)]
+        else:
+            c = np.int64(np.floor(u * n))
+        cols[i] = min(c, n - 1)
+
+
+@njit(**_JIT)
+def small_world_cols(u_flip, u_new, r0, degree, n, offsets, rewire, cols):
+    """Tie targets of rows ``r0…`` as :func:`adoptsim.core.network.small_world` draws them."""
+    for i in range(u_flip.size):
+        r = r0 + i // degree
+        if u_flip[i] < rewire:
+            cols[i] = min(np.int64(np.floor(u_new[i] * n)), n - 1)
+        else:
+            cols[i] = (r + offsets[i % degree]) % n
+
+
+@njit(**_JIT)
+def csr_rows(cols, r0, degree, sizes, n, indptr, indices, data, pos):
+    """Append rows ``r0…`` (``degree`` ties each in ``cols``) to the CSR arrays from entry
+    ``pos``; returns the new end. Per row, as :func:`adoptsim.core.network.normalised`: self-ties
+    dropped, columns sorted, a repeated tie's weights added in column order, the row total
+    summed as ``np.add.reduceat`` sums it, each entry scaled by the row's inverse total, entries
+    stored in descending column order."""
+    c = np.empty(degree, dtype=np.int64)
+    keep_c = np.empty(degree, dtype=np.int64)
+    keep_w = np.empty(degree)
+    m = cols.size // degree
+    for i in range(m):
+        r = r0 + i
+        for j in range(degree):
+            x = cols[i * degree + j]
+            c[j] = n if x == r else x
+        for j in range(1, degree):  # insertion sort: a handful of ties
+            x = c[j]
+            k = j - 1
+            while k >= 0 and c[k] > x:
+                c[k + 1] = c[k]
+                k -= 1
+            c[k + 1] = x
+        cnt = 0
+        run = 0.0
+        for j in range(degree):
+            w = sizes[min(c[j], n - 1)]
+            run = w if (j == 0 or c[j] != c[j - 1]) else run + w
+            if (j == degree - 1 or c[j + 1] != c[j]) and c[j] < n:
+                keep_c[cnt] = c[j]
+                keep_w[cnt] = run
+                cnt += 1
+        total = 0.0
+        if cnt > 0:
+            total = keep_w[0] + numpy_row_sum(keep_w[1:], cnt - 1)
+        inv = 1.0 / total if total > 0 else 0.0
+        for j in range(cnt):
+            indices[pos + j] = keep_c[cnt - 1 - j]
+            data[pos + j] = keep_w[cnt - 1 - j] * inv
+        pos += cnt
+        indptr[r + 1] = pos
+    return pos

@@ -92,9 +92,63 @@ def _group_offsets(groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.nd
     return order, start, count
 
 
+#: from this many communities on, networks are built by the compiled builder of
+#: :mod:`adoptsim.core.kernel` (chunked, straight into the CSR arrays; the same matrix bit for
+#: bit), below it by the numpy construction (no numba start-up for small worlds)
+COMPILED_FROM = 200_000
+CHUNK_ROWS = 1 << 18
+
+
+def _two_streams(rng: np.random.Generator, size: int):
+    """Chunked draws equal to ``a = rng.random(size); b = rng.random(size)``: (generator of
+    a's chunks, generator of b's, finish) — b from a copy of the bit generator advanced by
+    ``size`` draws; ``finish()`` leaves ``rng`` where the two full draws would. None when the
+    bit generator cannot jump ahead draw by draw (then draw in full)."""
+    bg = rng.bit_generator
+    if type(bg) not in (np.random.PCG64, np.random.PCG64DXSM):
+        return None
+    other = type(bg)()
+    other.state = bg.state
+    other.advance(size)
+    return rng, np.random.Generator(other), lambda: bg.advance(size)
+
+
+def compiled_network(n: int, degree: int, sizes: np.ndarray, rng: np.random.Generator, cols_of) -> sp.csr_matrix | None:
+    """The row-normalised CSR matrix of ``degree`` ties per row, built chunk by chunk:
+    ``cols_of(ua, ub, r0, cols)`` fills the ties of rows ``r0…`` from the chunk's two uniforms."""
+    streams = _two_streams(rng, n * degree)
+    if streams is None or n >= 2**31 - 1:
+        return None
+    from . import kernel  # numba: large networks only
+    ga, gb, finish = streams
+    indptr = np.zeros(n + 1, dtype=np.int32)
+    indices = np.empty(n * degree, dtype=np.int32)
+    data = np.empty(n * degree)
+    sizes = np.ascontiguousarray(sizes, dtype=np.float64)
+    pos = 0
+    for r0 in range(0, n, CHUNK_ROWS):
+        m = min(CHUNK_ROWS, n - r0) * degree
+        ua, ub = ga.random(m), gb.random(m)
+        cols = np.empty(m, dtype=np.int64)
+        cols_of(kernel, ua, ub, r0, cols)
+        pos = kernel.csr_rows(cols, r0, degree, sizes, n, indptr, indices, data, pos)
+    finish()
+    return sp.csr_matrix((data[:pos], indices[:pos], indptr), shape=(n, n), copy=False)
+
+
 def regional(nation: np.ndarray, region: np.ndarray, sizes: np.ndarray, degree: int,
              cross_border: float, same_region: float, rng: np.random.Generator) -> sp.csr_matrix:
     n = len(nation)
+    if n >= COMPILED_FROM and degree > 0:
+        n_order, n_start, n_count = _group_offsets(nation, int(nation.max()) + 1)
+        r_order, r_start, r_count = _group_offsets(region, int(region.max()) + 1)
+        t_nation, t_region = 1.0 - cross_border, 1.0 - cross_border * (1.0 - same_region)
+        nat, reg = nation.astype(np.int64), region.astype(np.int64)
+        W = compiled_network(n, degree, sizes, rng, lambda k, ua, ub, r0, cols: k.regional_cols(
+            ua, ub, r0, degree, n, nat, reg, n_order, n_start, n_count, r_order, r_start, r_count,
+            t_nation, t_region, cols))
+        if W is not None:
+            return W
     rows = np.repeat(np.arange(n), degree)
     u_kind = rng.random(rows.size)
     u_pick = rng.random(rows.size)
@@ -116,6 +170,11 @@ def small_world(sizes: np.ndarray, degree: int, rewire: float, rng: np.random.Ge
     degree = min(degree, max(n - 1, 1))
     offsets = np.array([j for j in range(1, degree + 1)], dtype=np.int64)
     offsets = np.where(offsets % 2 == 1, (offsets + 1) // 2, -(offsets // 2))  # +1, -1, +2, -2, ...
+    if n >= COMPILED_FROM:
+        W = compiled_network(n, degree, sizes, rng, lambda k, ua, ub, r0, cols: k.small_world_cols(
+            ua, ub, r0, degree, n, offsets, float(rewire), cols))
+        if W is not None:
+            return W
     rows = np.repeat(np.arange(n), degree)
     cols = (rows + np.tile(offsets, n)) % n
     flip = rng.random(rows.size) < rewire
