@@ -81,3 +81,18 @@ def test_community_agents_can_be_made_later_without_changing_numbers():
         lazy.step()
     assert np.array_equal(tidy(eager)["value"].to_numpy(), tidy(lazy)["value"].to_numpy(), equal_nan=True)
     assert {a.current_model for a in agents} <= set(eager.market.table.ids) | {None}
+
+
+def test_a_run_without_plots_imports_no_matplotlib_and_small_runs_no_numba():
+    """`adoptsim run --no-plots` must not pay for matplotlib, and a baseline-sized run not for
+    numba (the fused kernel starts at adoptsim.core.populations.FUSED_FROM communities)."""
+    import subprocess
+
+    code = ("import sys\n"
+            "from adoptsim.workflows.run import run_scenario\n"
+            "from adoptsim.core.model import simulate\n"
+            "from adoptsim.io.scenario_files import load_scenario\n"
+            f"simulate(load_scenario({str(BENCH.parent / 'tests' / 'data' / 'small.toml')!r}), replicates=1)\n"
+            "print(sorted(m for m in ('matplotlib', 'numba') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -17,7 +17,6 @@ from ..io.atomic import check_out_dir, check_writable, out_lock, prepare_out_dir
 from ..io.manifest import run_manifest
 from ..io.run_folder import write_run
 from ..io.scenario_files import load_scenario
-from ..viz.run_figures import draw_run_plots
 
 
 @dataclass
@@ -71,6 +70,7 @@ def _simulate_and_publish(scenario, scenario_file, seed: int, replicates: int, o
             on_stage(f"writing tables{' and drawing figures' if plots else ''} of {scenario.meta.name}")
         write_run(tmp, frame, summarise_run(frame), scenario, meta, fmt)
         if plots:
+            from ..viz.run_figures import draw_run_plots  # matplotlib only when drawing
             draw_run_plots(frame, meta, tmp / "plots")
 
     publish_dir(build, out)
