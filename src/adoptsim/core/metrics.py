@@ -59,15 +59,13 @@ def _scopes(index) -> tuple[list[str], list[str], np.ndarray]:
 
 
 def _block(values: np.ndarray, scope_rows: np.ndarray, metric: str, keys: list[str]) -> dict:
-    """values: (T, n_scopes_in_block, K) -> arrays for the tidy frame."""
+    """values: (T, n_scopes_in_block, K) -> arrays for the tidy frame (labels as integer codes
+    into short lists)."""
     T, Sb, K = values.shape
     return {
         "step": np.repeat(np.arange(1, T + 1), Sb * K),
         "scope_row": np.tile(np.repeat(scope_rows, K), T),
-        "metric": np.full(T * Sb * K, metric, dtype=object),
-        "key": np.tile(np.array(keys, dtype=object), T * Sb),
         "value": values.reshape(-1),
-        # the same labels as codes into short lists (tidy builds its categoricals from these)
         "metric_name": metric,
         "keys": list(keys),
         "key_code": np.tile(np.arange(K), T * Sb),
@@ -89,63 +87,72 @@ def host_keys(model) -> list[int]:
     return sorted(model.index.nation_pos[i] for i in host_origins(model.spec))
 
 
-def compute_blocks(model) -> list[dict]:
-    """All metric arrays of one finished run."""
+def compute_blocks(model, metrics: tuple[str, ...] | None = None) -> list[dict]:
+    """The metric arrays of one finished run: all, or only ``metrics`` (the others are not
+    computed)."""
+    want = (lambda m: True) if metrics is None else (lambda m: m in metrics)  # noqa: E731
     idx = model.index
     mv = model.datacollector.model_vars
     devs_p = np.stack(mv["developers"])  # (T, N, P+1): products
-    crit_p = np.stack(mv["critical"])
-    hosts = np.stack(mv["hosts"])  # (T, N, N+1): hosting origins, then self
     vend = mv["vendors"]
     is_open = np.stack([s["open"] for s in vend])  # (T, P) licence of each product
     T, N, _ = devs_p.shape
     to_vendor = model.market.to_vendor  # (P, V)
     devs = np.concatenate([devs_p[:, :, :1], devs_p[:, :, 1:] @ to_vendor], axis=2)  # (T, N, V+1)
-    crit = np.concatenate([crit_p[:, :, :1], crit_p[:, :, 1:] @ to_vendor], axis=2)
     kinds, ids, agg = _scopes(idx)
     all_rows = np.arange(len(ids))
     scope_devs = np.einsum("sn,tnv->tsv", agg, devs)  # (T, S, V+1)
     total = scope_devs.sum(axis=2, keepdims=True)
     total = np.where(total > 0, total, 1.0)
     shares = scope_devs[:, :, 1:] / total  # (T, S, V)
-    shares_p = np.einsum("sn,tnp->tsp", agg, devs_p[:, :, 1:]) / total  # (T, S, P)
-    adoption = 1.0 - scope_devs[:, :, :1] / total
-    blocks = [_block(adoption, all_rows, "adoption", [""]),
-              _block(shares, all_rows, "share_vendor", list(idx.vendors))]
-    lic = np.stack([(shares_p * is_open[:, None, :]).sum(2), (shares_p * ~is_open[:, None, :]).sum(2)], axis=2)
-    blocks.append(_block(lic, all_rows, "share_license", ["open", "closed"]))
+    blocks = []
+    if want("adoption"):
+        blocks.append(_block(1.0 - scope_devs[:, :, :1] / total, all_rows, "adoption", [""]))
+    if want("share_vendor"):
+        blocks.append(_block(shares, all_rows, "share_vendor", list(idx.vendors)))
+    if want("share_license"):
+        shares_p = np.einsum("sn,tnp->tsp", agg, devs_p[:, :, 1:]) / total  # (T, S, P)
+        lic = np.stack([(shares_p * is_open[:, None, :]).sum(2), (shares_p * ~is_open[:, None, :]).sum(2)], axis=2)
+        blocks.append(_block(lic, all_rows, "share_license", ["open", "closed"]))
     origins = sorted(set(idx.vendor_origin.tolist()))
     origin_onehot = (idx.vendor_origin[:, None] == np.array(origins)[None, :]).astype(np.float64)  # (V, O)
     okeys = [idx.nations[o] for o in origins]
-    blocks.append(_block(shares @ origin_onehot, all_rows, "share_origin", okeys))
-    hk = host_keys(model)
-    scope_hosts = np.einsum("sn,tnh->tsh", agg, hosts[:, :, hk + [N]]) / total
-    blocks.append(_block(scope_hosts, all_rows, "share_host", [idx.nations[h] for h in hk] + ["self"]))
-    # influence: nations where an origin holds a majority of adopters
-    nat_origin = devs[:, :, 1:] @ origin_onehot  # (T, N, O)
-    adopters = nat_origin.sum(axis=2, keepdims=True)
-    majority = (nat_origin > 0.5 * adopters) & (adopters > 0)
-    blocks.append(_block(np.einsum("sn,tno->tso", agg, majority.astype(np.float64)), all_rows, "influence", okeys))
-    # critical dependency: critical developers on a foreign origin
-    foreign = (idx.vendor_origin[None, :] != np.arange(N)[:, None]).astype(np.float64)  # (N, V)
-    crit_foreign = (crit[:, :, 1:] * foreign[None]).sum(axis=2)  # (T, N)
-    crit_total = crit.sum(axis=2)
-    num = crit_foreign @ agg.T
-    den = crit_total @ agg.T
-    dep = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    blocks.append(_block(dep[:, :, None], all_rows, "critical_dependency", [""]))
-    ad = scope_devs[:, :, 1:].sum(axis=2, keepdims=True)
-    hhi = np.divide(scope_devs[:, :, 1:], ad, out=np.zeros_like(scope_devs[:, :, 1:]), where=ad > 0)
-    blocks.append(_block((hhi ** 2).sum(axis=2, keepdims=True), all_rows, "hhi", [""]))
+    if want("share_origin"):
+        blocks.append(_block(shares @ origin_onehot, all_rows, "share_origin", okeys))
+    if want("share_host"):
+        hk = host_keys(model)
+        hosts = np.stack(mv["hosts"])  # (T, N, N+1): hosting origins, then self
+        scope_hosts = np.einsum("sn,tnh->tsh", agg, hosts[:, :, hk + [N]]) / total
+        blocks.append(_block(scope_hosts, all_rows, "share_host", [idx.nations[h] for h in hk] + ["self"]))
+    if want("influence"):  # nations where an origin holds a majority of adopters
+        nat_origin = devs[:, :, 1:] @ origin_onehot  # (T, N, O)
+        adopters = nat_origin.sum(axis=2, keepdims=True)
+        majority = (nat_origin > 0.5 * adopters) & (adopters > 0)
+        blocks.append(_block(np.einsum("sn,tno->tso", agg, majority.astype(np.float64)), all_rows, "influence",
+                             okeys))
+    if want("critical_dependency"):  # critical developers on a foreign origin
+        crit_p = np.stack(mv["critical"])
+        crit = np.concatenate([crit_p[:, :, :1], crit_p[:, :, 1:] @ to_vendor], axis=2)
+        foreign = (idx.vendor_origin[None, :] != np.arange(N)[:, None]).astype(np.float64)  # (N, V)
+        crit_foreign = (crit[:, :, 1:] * foreign[None]).sum(axis=2)  # (T, N)
+        crit_total = crit.sum(axis=2)
+        num = crit_foreign @ agg.T
+        den = crit_total @ agg.T
+        dep = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        blocks.append(_block(dep[:, :, None], all_rows, "critical_dependency", [""]))
+    if want("hhi"):
+        ad = scope_devs[:, :, 1:].sum(axis=2, keepdims=True)
+        hhi = np.divide(scope_devs[:, :, 1:], ad, out=np.zeros_like(scope_devs[:, :, 1:]), where=ad > 0)
+        blocks.append(_block((hhi ** 2).sum(axis=2, keepdims=True), all_rows, "hhi", [""]))
     for m in VENDOR_METRICS:
-        arr = np.stack([s[m] for s in vend]).astype(np.float64)[:, None, :]  # (T, 1, V) or (T, 1, P)
-        keys = list(model.market.table.ids) if m in PRODUCT_METRICS else list(idx.vendors)
-        blocks.append(_block(arr, np.array([0]), m, keys))
-    lag = np.array([s["open_lag"] for s in vend], dtype=np.float64)[:, None, None]  # (T, 1, 1)
-    blocks.append(_block(lag, np.array([0]), "open_lag_months", [""]))
+        if want(m):
+            arr = np.stack([s[m] for s in vend]).astype(np.float64)[:, None, :]  # (T, 1, V) or (T, 1, P)
+            keys = list(model.market.table.ids) if m in PRODUCT_METRICS else list(idx.vendors)
+            blocks.append(_block(arr, np.array([0]), m, keys))
+    if want("open_lag_months"):
+        lag = np.array([s["open_lag"] for s in vend], dtype=np.float64)[:, None, None]  # (T, 1, 1)
+        blocks.append(_block(lag, np.array([0]), "open_lag_months", [""]))
     for b in blocks:
-        b["scope_kind"] = np.array(kinds, dtype=object)[b["scope_row"]]
-        b["scope_id"] = np.array(ids, dtype=object)[b["scope_row"]]
         b["scope_kinds"], b["scope_ids"] = kinds, ids
     return blocks
 
@@ -165,22 +172,50 @@ def _categorical(parts: list[tuple[np.ndarray, list[str]]], categories: list[str
     return pd.Categorical.from_codes(np.concatenate(codes) if codes else np.zeros(0, np.int64), dtype=dtype)
 
 
-def tidy(model, replicate: int = 0, metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """The tidy table of one finished run (optionally only some metrics)."""
-    blocks = [b for b in compute_blocks(model) if metrics is None or b["metric"][0] in metrics]
-    cat = lambda k: np.concatenate([b[k] for b in blocks])  # noqa: E731
+def tidy_columns(model, metrics: tuple[str, ...] | None = None) -> dict:
+    """The columns of the tidy table of one finished run as arrays (no pandas): ``step``,
+    ``date``, ``value``, and for each label column (``scope``, ``scope_id``, ``metric``,
+    ``key``) a list of (codes, labels) parts, one per metric block. :func:`tidy` makes the
+    frame of them; a sweep writes its shards straight from them."""
+    blocks = compute_blocks(model, metrics)
+    cat = lambda k: np.concatenate([b[k] for b in blocks]) if blocks else np.zeros(0, np.int64)  # noqa: E731
     step = cat("step")
     dates = month_dates(model.month0, model.spec.meta.months)
-    df = pd.DataFrame({
-        "replicate": np.full(step.size, replicate, dtype=np.int32),
+    return {
         "step": step.astype(np.int32),
         "date": dates[step - 1],
-        "scope": _categorical([(b["scope_row"], b["scope_kinds"]) for b in blocks], ["world", "region", "nation"]),
-        "scope_id": _categorical([(b["scope_row"], b["scope_ids"]) for b in blocks]),
-        "metric": _categorical([(np.zeros(b["value"].size, np.int64), [b["metric_name"]]) for b in blocks],
-                               list(METRICS)),
-        "key": _categorical([(b["key_code"], b["keys"]) for b in blocks]),
+        "scope": [(b["scope_row"], b["scope_kinds"]) for b in blocks],
+        "scope_id": [(b["scope_row"], b["scope_ids"]) for b in blocks],
+        "metric": [(np.zeros(b["value"].size, np.int64), [b["metric_name"]]) for b in blocks],
+        "key": [(b["key_code"], b["keys"]) for b in blocks],
         "value": cat("value").astype(np.float64),
+    }
+
+
+def label_codes(parts: list[tuple[np.ndarray, list[str]]]) -> tuple[np.ndarray, list[str]]:
+    """One (codes, labels) of a label column's parts: labels in first-seen order."""
+    pos: dict[str, int] = {}
+    out = []
+    for codes, part_labels in parts:
+        remap = np.array([pos.setdefault(x, len(pos)) for x in part_labels], dtype=np.int64)
+        out.append(remap[codes])
+    labels = list(pos)
+    return (np.concatenate(out) if out else np.zeros(0, np.int64)), labels
+
+
+def tidy(model, replicate: int = 0, metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """The tidy table of one finished run (optionally only some metrics, the only ones computed)."""
+    c = tidy_columns(model, metrics)
+    step = c["step"]
+    df = pd.DataFrame({
+        "replicate": np.full(step.size, replicate, dtype=np.int32),
+        "step": step,
+        "date": c["date"],
+        "scope": _categorical(c["scope"], ["world", "region", "nation"]),
+        "scope_id": _categorical(c["scope_id"]),
+        "metric": _categorical(c["metric"], list(METRICS)),
+        "key": _categorical(c["key"]),
+        "value": c["value"],
     })
     return df[COLUMNS]
 
