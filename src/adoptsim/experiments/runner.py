@@ -38,18 +38,20 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from ..core.metrics import tidy
+from ..core.metrics import label_codes, tidy_columns
 from ..core.model import AdoptionModel, release, replicate_seed
 from ..core.schema import Scenario
 from ..errors import AdoptsimError, InputError
 from ..io.atomic import atomic_write_bytes, atomic_write_text, check_out_dir, check_writable, out_lock
 from ..io.manifest import build_manifest, now, policy_list, read_manifest, write_manifest
 from ..io.sweep_folder import read_index
-from ..io.tables import to_arrow, write_table
+from ..io.columns import describe
+from ..io.tables import write_table
 from .endpoints import collect_endpoints, runs_table, summarise_endpoints
 from .loader import portable_text
 from .budget import Budget, check_budget, estimate_sweep
@@ -104,14 +106,13 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
         model = AdoptionModel(scenario, replicate_seed(seed, replicate), create_community_agents=False)
         try:
             model.run()
-            frame = tidy(model, replicate=replicate, metrics=metrics)
+            columns = tidy_columns(model, metrics=metrics)
         finally:
             release(model)
         meta = meta or {}
         ids = {"run_key": meta.get("key", ""), "point": meta.get("point", -1), "replicate": replicate,
                "member": meta.get("member", -1)}
-        shard = frame[SHARD_COLUMNS].assign(**ids)[[*SHARD_IDS, *SHARD_COLUMNS]]
-        table = to_arrow(shard, meta)
+        table = shard_table(columns, ids, meta)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         return {"status": "ok", "shard": sink.getvalue().to_pybytes(), "error": "",
@@ -121,6 +122,41 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
         where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
         return {"status": "failed", "shard": None, "error": f"{type(exc).__name__}: {exc}{where}",
                 "duration": time.perf_counter() - t0, "cpu": time.process_time() - c0}
+
+
+def shard_table(columns: dict, ids: dict, meta: dict) -> pa.Table:
+    """The Arrow table of one run's shard, straight from the metric arrays
+    (:func:`adoptsim.core.metrics.tidy_columns`): the same table, schema and metadata as
+    ``to_arrow(frame[SHARD_COLUMNS].assign(**ids)[SHARD_IDS + SHARD_COLUMNS], meta)`` of its
+    tidy frame (checked by tests/experiments/test_shards.py), without the frame: the run's
+    ids as constant columns, dates as date32, labels as strings with null for '', NaN values
+    as null."""
+    n = columns["value"].size
+    arrays = {
+        "run_key": _labels(np.zeros(n, np.int64), [ids["run_key"]]),
+        "point": pa.array(np.full(n, ids["point"], dtype=np.int64)),
+        "replicate": pa.array(np.full(n, ids["replicate"], dtype=np.int64)),
+        "member": pa.array(np.full(n, ids["member"], dtype=np.int64)),
+        "step": pa.array(columns["step"].astype(np.int32)),
+        "date": pa.array(np.asarray(columns["date"]).astype("datetime64[D]"), type=pa.date32()),
+    }
+    for col in ("scope", "scope_id", "metric", "key"):
+        arrays[col] = _labels(*label_codes(columns[col]))
+    arrays["value"] = pa.array(columns["value"], type=pa.float64(), from_pandas=True)  # NaN -> null, as pandas
+    fields = []
+    for name in [*SHARD_IDS, *SHARD_COLUMNS]:
+        text, unit = describe(name)
+        fields.append(pa.field(name, arrays[name].type).with_metadata({"description": text, "unit": unit}))
+    schema = pa.schema(fields, metadata={b"adoptsim": json.dumps(meta, sort_keys=True, default=str).encode()})
+    return pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
+
+
+def _labels(codes: np.ndarray, labels: list[str]) -> pa.Array:
+    """Strings ``labels[codes]`` with null for ''; all null: an Arrow null column (what the
+    frame path gives for a column of Nones)."""
+    if all(x == "" for x in labels):  # (every key of a block is used; no scope id is "")
+        return pa.nulls(codes.size)
+    return pa.array([x if x != "" else None for x in labels], type=pa.string()).take(pa.array(codes))
 
 
 @dataclass
