@@ -164,3 +164,199 @@ class PlainMesaModel(mesa.Model):
 
     def adoption(self) -> float:
         return sum(a.size for a in self.community_list if a.current >= 0) / self.total_size
+
+
+# ---- the lean version, on any world (nested logit included) --------------------------------
+
+class LeanCommunity(mesa.Agent):
+    """A community as a competent Mesa user would write it: ``model.random`` (Python's
+    generator, the cheapest scalar draw), neighbours as a list of (agent, weight), a choice only
+    for the communities that choose, and the month's changes collected by the model and applied
+    after every agent has stepped (synchronous update without an ``advance`` pass)."""
+
+    __slots__ = ("nation", "sector", "size", "group", "current", "neighbours")
+
+    def __init__(self, model, nation: int, sector: int, size: float, current: int):
+        super().__init__(model)
+        self.nation, self.sector, self.size = nation, sector, size
+        self.group = nation * model.n_sectors + sector
+        self.current = current
+        self.neighbours: list[tuple[LeanCommunity, float]] = []
+
+    def step(self) -> None:
+        m = self.model
+        avail = m.available[self.group]
+        cur = self.current
+        rand = m.random.random
+        lost = False
+        if cur < 0:
+            if m.complete:
+                a = m.world_adopted
+            else:
+                a = 0.0
+                for nb, w in self.neighbours:
+                    if nb.current >= 0:
+                        a += w
+            if rand() >= 1.0 - math.exp(-(m.bass[self.nation] + m.q * a)):
+                return
+        else:
+            lost = not avail[cur]
+            if not lost and rand() >= m.revision_rate:
+                return
+        P = m.n_products
+        if m.complete:
+            share = m.world_share
+        else:
+            share = [0.0] * P
+            for nb, w in self.neighbours:
+                c = nb.current
+                if c >= 0:
+                    share[c] += w
+        base = m.base[self.group]
+        wp, wi, T = m.w_peer[self.sector], m.w_inertia[self.sector], m.temperature
+        z = {}
+        for v in range(P):
+            if avail[v]:
+                u = base[v] + wp * share[v]
+                if v == cur:
+                    u += wi
+                z[v] = u / T
+        if not z:
+            if lost:
+                m.changes.append((self, -1))
+            return
+        weights = m.nested_weights(z)
+        x = rand() * sum(weights.values())
+        acc = 0.0
+        for v, w in weights.items():
+            acc += w
+            if x < acc:
+                break
+        m.changes.append((self, v))
+
+
+class LeanMesaModel(mesa.Model):
+    """The engine's world phase (policies, vendors, market: O(nations × products)) and
+    :class:`LeanCommunity` agents starting from the engine's network and initial adopters."""
+
+    def __init__(self, scenario, seed: int = 7):
+        super().__init__(rng=np.random.default_rng(seed))
+        self.engine = AdoptionModel(scenario, replicate_seed(seed, 0), create_community_agents=False)
+        e, c = self.engine, self.engine.communities
+        self.n_sectors, self.n_products = c.S, c.V
+        a = scenario.adoption
+        self.p, self.q, self.revision_rate = a.p, a.q, a.revision_rate
+        self.temperature = c.temperature
+        self.w_peer = c.weights["peer"].tolist()
+        self.w_inertia = c.weights["inertia"].tolist()
+        self.complete = c.W is None
+        self.community_list = [LeanCommunity(self, int(n), int(s), float(z), int(k))
+                               for n, s, z, k in zip(c.nation, c.sector, c.size, c.current)]
+        if not self.complete:
+            W = c.W
+            ind, dat, ptr = W.indices.tolist(), W.data.tolist(), W.indptr.tolist()
+            agents = self.community_list
+            for i, ag in enumerate(agents):
+                ag.neighbours = [(agents[j], w) for j, w in zip(ind[ptr[i]:ptr[i + 1]], dat[ptr[i]:ptr[i + 1]])]
+        self.total_size = float(c.size.sum())
+        self.n_nations = len(e.index.nations)
+        self.critical_sector = [scenario.sector_is_critical(x) for x in e.index.sectors]
+        self.datacollector = mesa.DataCollector(model_reporters={"developers": lambda m: m.record()})
+        self.devs = None
+        self.changes: list = []
+        self.t = 0
+
+    def nested_weights(self, z: dict) -> dict:
+        """Weights proportional to the nested-logit probabilities of the available products
+        (``z``: product -> U/T): ``e_j = exp((z_j − max z)/λ_L)``, nest sums raised level by
+        level (docs/model.md); the plain logit without nests."""
+        top = max(z.values())
+        if self.nests is None:
+            return {v: math.exp(x - top) for v, x in z.items()}
+        nest_of, lams = self.nests
+        L = len(lams)
+        e = {v: math.exp((x - top) / lams[-1]) for v, x in z.items()}
+        S = {}
+        for v, w in e.items():
+            k = nest_of[-1][v]
+            S[k] = S.get(k, 0.0) + w
+        factors = []
+        for level in range(L - 2, -1, -1):
+            a = lams[level + 1] / lams[level]
+            up, fac = {}, {}
+            for k, s in S.items():
+                t = s ** a
+                fac[k] = t / s
+                parent = self.parents[level + 1][k]
+                up[parent] = up.get(parent, 0.0) + t
+            factors.append(fac)
+            S = up
+        f = {k: s ** (lams[0] - 1.0) for k, s in S.items()}
+        for level, fac in zip(range(1, L), reversed(factors)):
+            f = {k: fk * f[self.parents[level][k]] for k, fk in fac.items()}
+        return {v: w * f[nest_of[-1][v]] for v, w in e.items()}
+
+    def _world_phase(self) -> None:
+        e = self.engine
+        month = e.month0 + self.t
+        e.world = e._policy_state(month)
+        e.vendors.update_licence(e.world, month)
+        if self.t > 0:  # last month's record, as the engine does
+            devs_p = np.array(self.devs[0])[:, 1:].sum(axis=0)
+            devs_v = devs_p @ e.market.to_vendor
+            adopters = devs_v.sum()
+            share_v = devs_v / adopters if adopters > 0 else np.zeros_like(devs_v)
+            e.vendors.step(e.world, self.t, share_v, devs_v)
+            e.market.step_prices(share_v)
+        e.vendors.record_frontier()
+        e._prepare_choice_inputs()
+        P = self.n_products
+        self.base = e.base_utility.reshape(-1, P).tolist()
+        self.available = e.available.reshape(-1, P).tolist()
+        edu = e.world.education
+        self.bass = [self.p * 2.0 * float(o) * float(edu[i]) for i, o in enumerate(e.optimism)]
+        nesting = e.communities.nesting
+        self.nests = None
+        if nesting is not None:
+            nest_of, lams = [k.tolist() for k in nesting[0]], list(nesting[1])
+            self.nests = (nest_of, lams)
+            self.parents = [None] + [{nest_of[l][j]: nest_of[l - 1][j] for j in range(P)}
+                                     for l in range(1, len(lams))]
+        if self.complete:
+            world = [0.0] * P
+            for ag in self.community_list:
+                if ag.current >= 0:
+                    world[ag.current] += ag.size
+            self.world_adopted = sum(world) / self.total_size
+            self.world_share = [w / self.total_size for w in world]
+
+    def record(self) -> list:
+        """Developers per nation and product (column 0: non-adopters), all and critical sectors."""
+        devs = [[0.0] * (self.n_products + 1) for _ in range(self.n_nations)]
+        crit = [[0.0] * (self.n_products + 1) for _ in range(self.n_nations)]
+        critical = self.critical_sector
+        for ag in self.community_list:
+            devs[ag.nation][ag.current + 1] += ag.size
+            if critical[ag.sector]:
+                crit[ag.nation][ag.current + 1] += ag.size
+        self.devs = [devs, crit]
+        return self.devs
+
+    def step(self) -> None:
+        self._world_phase()
+        self.changes = []
+        self.agents_by_type[LeanCommunity].do("step")
+        for ag, v in self.changes:  # synchronous: applied after every community has chosen
+            ag.current = v
+        self.datacollector.collect(self)
+        self.t += 1
+
+    def adoption(self) -> float:
+        return sum(ag.size for ag in self.community_list if ag.current >= 0) / self.total_size
+
+    def shares(self) -> np.ndarray:
+        out = np.zeros(self.n_products)
+        for ag in self.community_list:
+            if ag.current >= 0:
+                out[ag.current] += ag.size
+        return out / self.total_size

@@ -99,6 +99,80 @@ def measure_scaling(n: int, months: int, agents: bool) -> dict:
     }
 
 
+def scaled_baseline(n: int, months: int | None = None):
+    """The baseline world (scenarios/baseline.toml: 33 nations, 12 vendors, 15 products, nested
+    logit, regional network, 16 policies) with ``per_nation`` scaled to about ``n`` communities."""
+    sc = _baseline()
+    per = max(1, round(n / len(sc.nations)))
+    update = {"communities": sc.communities.model_copy(update={"per_nation": per})}
+    if months is not None:
+        update["meta"] = sc.meta.model_copy(update={"months": months})
+    return sc.model_copy(update=update)
+
+
+def triad_seconds(n: int, v: int, repeats: int = 5) -> dict:
+    """The stream triad ``a = b + s·c`` on (n, v) float64 arrays (one compiled pass, best of
+    ``repeats``): the time to touch 3·n·v·8 bytes once — the memory-bandwidth bound of a step
+    that reads and writes a few N×V arrays. Measured on at most 10^6 rows and scaled linearly
+    above (bandwidth no longer depends on size there; spares the 10^7 run 3.6 GB of arrays)."""
+    import numpy as np
+    from numba import njit
+
+    @njit(cache=False)
+    def triad(a, b, c, s):
+        for i in range(a.size):
+            a[i] = b[i] + s * c[i]
+
+    rows = min(n, 10**6)
+    b, c = np.random.default_rng(0).random((2, rows * v))
+    a = np.empty(rows * v)
+    triad(a, b, c, 0.5)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        triad(a, b, c, 0.5)
+        best = min(best, time.perf_counter() - t)
+    return {"triad_s": best * n / rows, "triad_gb_s": 3 * rows * v * 8 / best / 1e9}
+
+
+def measure_world(world: str, n: int, months: int) -> dict:
+    """One world (``baseline`` scaled, or ``synthetic``) of about ``n`` communities for
+    ``months`` months with the fused kernel: build, per-step time and CPU, peak RSS, and the
+    triad bound measured in the same process after the run."""
+    import numpy as np
+
+    from adoptsim.core import populations
+    from adoptsim.core.model import AdoptionModel, replicate_seed
+    from synth import synthetic
+
+    populations.KERNEL = "fused"
+    from adoptsim.core import kernel  # noqa: F401  (numba's start-up, not timed below)
+    sc = scaled_baseline(n, months) if world == "baseline" else synthetic(n, months)
+    t, c = time.perf_counter(), time.process_time()
+    model = AdoptionModel(sc, replicate_seed(7, 0), create_community_agents=False)
+    build_s, build_cpu = time.perf_counter() - t, time.process_time() - c
+    steps, cpu = [], time.process_time()
+    for _ in range(months):
+        t = time.perf_counter()
+        model.step()
+        steps.append(time.perf_counter() - t)
+    cpu = time.process_time() - cpu
+    peak = _rss_mb()
+    cm = model.communities
+    adoption = float(cm.size[cm.current >= 0].sum() / cm.total_size)
+    assert 0.0 < adoption <= 1.0
+    n_real, V = cm.n, cm.V
+    run_s = sum(steps)
+    tri = triad_seconds(n_real, V)
+    return {"world": world, "communities": n_real, "products": V, "months": months, "build_s": build_s,
+            "build_cpu_s": build_cpu, "run_s": run_s, "run_cpu_s": cpu, "s_per_step": run_s / months,
+            "cpu_per_step": cpu / months, "median_step_s": float(np.median(steps)),
+            "us_per_community_step": run_s / months / n_real * 1e6,
+            "cpu_us_per_community_step": cpu / months / n_real * 1e6,
+            "peak_mb": peak, "adoption": adoption, **tri,
+            "bound_ratio": (cpu / months) / tri["triad_s"], "load": os.getloadavg()[0]}
+
+
 def measure_plain(n: int, steps: int) -> dict:
     """Per-step time of plain Mesa and of the engine on the same scenario, same months."""
     from adoptsim.core.model import AdoptionModel, replicate_seed
@@ -231,7 +305,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     if a._measure:
-        fn = {"scaling": measure_scaling, "plain": measure_plain, "baseline": measure_baseline}[a._measure]
+        fn = {"scaling": measure_scaling, "plain": measure_plain, "baseline": measure_baseline,
+              "world": measure_world}[a._measure]
         print(json.dumps(fn(**json.loads(a._args))))
         return 0
 
