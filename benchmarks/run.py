@@ -212,6 +212,39 @@ def measure_plain(n: int, steps: int) -> dict:
     }
 
 
+def measure_lean(n: int, steps: int, kernel: str = "fused") -> dict:
+    """Per-step time of the lean per-agent Mesa version and of the engine on the baseline world
+    scaled to ``n`` communities, the same first months from the same start (one after the
+    other, as measure_plain)."""
+    from adoptsim.core import populations
+    from adoptsim.core.model import AdoptionModel, replicate_seed
+    from plain_mesa import LeanMesaModel
+
+    populations.KERNEL = kernel
+    sc = scaled_baseline(n, max(steps, 1))
+    lean = LeanMesaModel(sc, seed=7)
+    engine = AdoptionModel(sc, replicate_seed(7, 0), create_community_agents=False)
+    tp, te, cp, ce = [], [], [], []
+    for _ in range(steps):
+        t, c = time.perf_counter(), time.process_time()
+        lean.step()
+        tp.append(time.perf_counter() - t)
+        cp.append(time.process_time() - c)
+    for _ in range(steps):
+        t, c = time.perf_counter(), time.process_time()
+        engine.step()
+        te.append(time.perf_counter() - t)
+        ce.append(time.process_time() - c)
+    cm = engine.communities
+    engine_adoption = float(cm.size[cm.current >= 0].sum() / cm.total_size)
+    return {"world": "baseline", "kernel": kernel, "communities": cm.n, "steps": steps,
+            "plain_s_per_step": statistics.fmean(tp), "engine_s_per_step": statistics.fmean(te),
+            "speedup": statistics.fmean(tp) / statistics.fmean(te),
+            "plain_cpu_per_step": statistics.fmean(cp), "engine_cpu_per_step": statistics.fmean(ce),
+            "cpu_speedup": statistics.fmean(cp) / statistics.fmean(ce),
+            "plain_adoption": lean.adoption(), "engine_adoption": engine_adoption, "load": os.getloadavg()[0]}
+
+
 def _baseline():
     from adoptsim.io.scenario_files import load_scenario
     return load_scenario(ROOT / "scenarios" / "baseline.toml")
@@ -250,21 +283,30 @@ def _sweep_one(seed: int) -> int:
     return len(simulate(_SCENARIO, seed=seed))
 
 
-def measure_sweep(runs: int, workers: int) -> dict:
+def _set_kernel(kernel: str) -> None:
+    from adoptsim.core import populations
+    populations.KERNEL = kernel
+    if kernel == "fused":
+        from adoptsim.core import kernel as _  # noqa: F401  (numba's start-up, in the warm-up)
+
+
+def measure_sweep(runs: int, workers: int, kernel: str = "auto") -> dict:
     """``runs`` baseline runs (different seeds) through a ProcessPoolExecutor over simulate().
 
     The pool is started and each worker imports adoptsim and loads the scenario first (a
-    warm-up task each, timed separately as ``startup_s``), then the runs are timed."""
+    warm-up task each, timed separately as ``startup_s``), then the runs are timed. ``kernel``:
+    the workers' community kernel (auto: numpy at the baseline's size; fused: numba)."""
     t = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers) as ex:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_set_kernel, initargs=(kernel,)) as ex:
         list(ex.map(_sweep_one, range(10**6, 10**6 + workers)))
         startup = time.perf_counter() - t
         t = time.perf_counter()
         rows = list(ex.map(_sweep_one, range(runs), chunksize=max(1, runs // (8 * workers))))
         wall = time.perf_counter() - t
     assert len(rows) == runs and all(r > 0 for r in rows)
-    return {"runs": runs, "workers": workers, "startup_s": startup, "wall_s": wall, "per_run_s": wall / runs,
-            "extrapolated_1000_s": startup + wall / runs * 1000}
+    return {"runs": runs, "workers": workers, "kernel": kernel, "startup_s": startup, "wall_s": wall,
+            "per_run_s": wall / runs, "runs_per_s": runs / wall, "extrapolated_1000_s": startup + wall / runs * 1000,
+            "load": os.getloadavg()[0]}
 
 
 # ---- driver --------------------------------------------------------------------------------
@@ -300,16 +342,21 @@ def main(argv=None) -> int:
     ap.add_argument("--sweep-runs", type=int, default=None, help="baseline runs in the sweep (default 1000)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", default=None, help="also write all figures to this JSON file")
+    ap.add_argument("--targets", action="store_true",
+                    help="the issue-17 table: baseline world scaled to 1e5..1e7, synthetic, lean Mesa, sweeps")
     ap.add_argument("--_measure", help=argparse.SUPPRESS)
     ap.add_argument("--_args", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
 
     if a._measure:
         fn = {"scaling": measure_scaling, "plain": measure_plain, "baseline": measure_baseline,
-              "world": measure_world}[a._measure]
-        print(json.dumps(fn(**json.loads(a._args))))
+              "world": measure_world, "lean": measure_lean,
+              "quick17": lambda: {"world": measure_world("baseline", 2_000, 3), "lean": measure_lean(1_000, 1)}}[a._measure]
+        print(json.dumps(fn(**json.loads(a._args or "{}"))))
         return 0
 
+    if a.targets:
+        return targets_main(a)
     t0 = time.perf_counter()
     if a.quick:
         sizes, months, month_series = [1_000, 10_000], 12, []
@@ -338,6 +385,10 @@ def main(argv=None) -> int:
     # 3. baseline and sweep
     res["baseline"] = _sub("baseline", repeats=3 if a.quick else 10)
     res["sweep"] = measure_sweep(sweep_runs, a.workers)
+    if a.quick:  # the issue-17 measurements (--targets) on a small baseline world
+        q = _sub("quick17")
+        assert q["world"]["cpu_per_step"] > 0 and q["world"]["triad_s"] > 0 and q["lean"]["speedup"] > 0
+        res.update(q)
     res["elapsed_s"] = time.perf_counter() - t0
 
     print(_table(f"Scaling: communities x 12 vendors x {months} months (one core, no Community agent objects)",
@@ -385,6 +436,39 @@ def main(argv=None) -> int:
           f"(Python {res['python']}, {res.get('versions', {})})")
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=2))
+    return 0
+
+
+def targets_main(a) -> int:
+    """The measurements of issue 17 in one table (with the machine's load at each)."""
+    t0 = time.perf_counter()
+    sizes = [int(float(x)) for x in (a.sizes or "1e5,1e6,1e7").split(",")]
+    rows = [_sub("world", world="baseline", n=n, months=84) for n in sizes]
+    rows += [_sub("world", world="synthetic", n=n, months=72) for n in sizes if n <= 10**6]
+    lean = [_sub("lean", n=int(float(x)), steps=int(k)) for x, k in
+            (p.split(":") for p in (a.plain or "1e4:6,1e5:3").split(","))]
+    runs = a.sweep_runs or 400
+    sweeps = [measure_sweep(runs, a.workers, kernel) for kernel in ("auto", "fused")]
+    header = ["world", "communities", "products × months", "build s", "s / step (wall)", "CPU s / step",
+              "CPU µs / community-step", "triad s (GB/s)", "CPU step / triad", "peak RSS MB", "load (1 min)"]
+    table = [[r["world"], f"{r['communities']:,}", f"{r['products']} × {r['months']}", _fmt(r["build_s"]),
+              _fmt(r["s_per_step"]), _fmt(r["cpu_per_step"]), _fmt(r["cpu_us_per_community_step"]),
+              f"{_fmt(r['triad_s'])} ({r['triad_gb_s']:.1f})", f"{r['bound_ratio']:.1f}", _fmt(r["peak_mb"]),
+              f"{r['load']:.1f}"] for r in rows]
+    print(_table("Engine (fused kernel): per step, against the triad bound", header, table))
+    print(_table("Against the lean per-agent Mesa version (baseline world, same start and months)",
+                 ["communities", "steps", "Mesa s / step", "engine s / step", "wall ×", "Mesa CPU s / step",
+                  "engine CPU s / step", "CPU ×", "load"],
+                 [[f"{r['communities']:,}", r["steps"], _fmt(r["plain_s_per_step"]), _fmt(r["engine_s_per_step"]),
+                   f"{r['speedup']:.0f}", _fmt(r["plain_cpu_per_step"]), _fmt(r["engine_cpu_per_step"]),
+                   f"{r['cpu_speedup']:.0f}", f"{r['load']:.1f}"] for r in lean]))
+    print(_table(f"Baseline sweeps ({runs} runs, {a.workers} workers, simulate() per run)",
+                 ["kernel", "start-up s", "wall s", "runs / s", "s / run", "load"],
+                 [[r["kernel"], _fmt(r["startup_s"]), _fmt(r["wall_s"]), _fmt(r["runs_per_s"]), _fmt(r["per_run_s"]),
+                   f"{r['load']:.1f}"] for r in sweeps]))
+    print(f"\nfinished in {time.perf_counter() - t0:.0f} s; uptime: {os.getloadavg()}")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"worlds": rows, "lean": lean, "sweeps": sweeps}, indent=2))
     return 0
 
 
