@@ -35,28 +35,38 @@ CROSSOVER_HOLD = 3
 TARGET_METRICS = ("view_share",)
 
 
+def _view_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ``view_share`` rows as columns ``replicate, date, view, origin, license, value`` (keys
+    parsed once per distinct key, not per row)."""
+    v = frame[frame["metric"] == "view_share"]
+    keys = v["key"]
+    keys = keys.cat.remove_unused_categories() if keys.dtype == "category" else keys.astype(str).astype("category")
+    parts = [str(k).split("/") for k in keys.cat.categories]
+    codes = keys.cat.codes.to_numpy()
+    pick = lambda i: np.array([p[i] for p in parts], dtype=object)[codes]  # noqa: E731
+    return pd.DataFrame({"replicate": v["replicate"].to_numpy(), "date": pd.to_datetime(v["date"]).to_numpy(),
+                         "view": pick(0), "origin": pick(1), "license": pick(2), "value": v["value"].to_numpy()})
+
+
 def view_shares(frame: pd.DataFrame, view: str) -> pd.DataFrame:
     """One view's shares of usage from the tidy table's ``view_share`` metric: columns
     ``replicate, date, origin, license, value`` (Σ over origin and licence = 1 per month)."""
-    v = frame[frame["metric"] == "view_share"]
-    keys = v["key"].astype(str)
-    v = v[keys.str.startswith(view + "/")]
-    parts = v["key"].astype(str).str.split("/", expand=True)
-    return pd.DataFrame({"replicate": v["replicate"].to_numpy(), "date": pd.to_datetime(v["date"]).to_numpy(),
-                         "origin": parts[1].to_numpy(), "license": parts[2].to_numpy(),
-                         "value": v["value"].to_numpy()})
+    t = _view_table(frame)
+    return t[t["view"] == view].drop(columns="view").reset_index(drop=True)
 
 
 def view_series(frame: pd.DataFrame, view: str, origin: str | None = None,
-                license: str | None = None) -> pd.Series:
+                license: str | None = None, table: pd.DataFrame | None = None) -> pd.Series:
     """Share of ``view``'s usage on products of ``origin`` (any when None) and ``license`` (any
-    when None), indexed by ``(replicate, date)``."""
-    s = view_shares(frame, view)
+    when None), indexed by ``(replicate, date)``. ``table``: a :func:`_view_table` of ``frame``
+    already made (to parse a frame once for many series)."""
+    s = _view_table(frame) if table is None else table
+    sel = s["view"] == view
     if origin is not None:
-        s = s[s["origin"] == origin]
+        sel &= s["origin"] == origin
     if license is not None:
-        s = s[s["license"] == license]
-    return s.groupby(["replicate", "date"])["value"].sum()
+        sel &= s["license"] == license
+    return s[sel].groupby(["replicate", "date"])["value"].sum()
 
 
 def crossover_month(first: pd.Series, second: pd.Series, hold: int = CROSSOVER_HOLD):
@@ -83,10 +93,11 @@ def target_metrics(frame: pd.DataFrame, scenario=None) -> pd.DataFrame:
     needed). Shares are of the quantity's view; the crossover compares the Chinese and US open
     shares of the Hugging Face view with :func:`crossover_month`; NaT if it never happens."""
     rows = {}
+    table = _view_table(frame)
     for view in sorted({q["view"] for q in QUANTITY_VIEWS.values()}):
-        rows[(view, "open")] = view_series(frame, view, license="open")
-        rows[(view, "CN")] = view_series(frame, view, origin="CN", license="open")
-        rows[(view, "US")] = view_series(frame, view, origin="US", license="open")
+        rows[(view, "open")] = view_series(frame, view, license="open", table=table)
+        rows[(view, "CN")] = view_series(frame, view, origin="CN", license="open", table=table)
+        rows[(view, "US")] = view_series(frame, view, origin="US", license="open", table=table)
     out = []
     for r in sorted(int(x) for x in pd.unique(frame["replicate"])):
         row = {"replicate": r}
