@@ -203,8 +203,8 @@ def add_other_commands(sub, common) -> None:
 
     vr = sub.add_parser("validation-report", help="rerun the theory checks; write figures and report",
                         parents=[common], allow_abbrev=False)
-    vr.add_argument("--out", type=Path, default=Path("docs/validation"),
-                    help="folder for the figures (default docs/validation); the report is <out>.md (both replaced)")
+    vr.add_argument("--out", type=Path, default=Path("docs/verification"),
+                    help="folder for the figures (default docs/verification); the report is <out>.md (both replaced)")
     vr.set_defaults(func=cmd_validation_report)
 
 

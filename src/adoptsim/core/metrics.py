@@ -24,6 +24,12 @@ and month ``adoption = Σ share_vendor = Σ share_license = Σ share_origin`` an
 * world only, key vendor: ``capability``, ``derivatives``,
   ``revenue`` (USD / month), ``compute`` (usable compute stock, grown by the origin's chip supply),
   ``efficiency`` (effective compute = compute × efficiency);
+* world only, ``view_share`` (key ``VIEW/ORIGIN/LICENCE``, e.g. ``openrouter/CN/open``) — share
+  of a view's usage among users of some model, by the product's origin and licence that month:
+  the views (``openrouter``, ``huggingface``, ``enterprise``) weight each nation and sector's
+  adopters by the sector's platform mix (and, for token views, its tokens per developer) and
+  leave out the nations of :data:`VIEW_OUTSIDE` (China); Σ over a view's keys = 1 (0 without
+  adopters). docs/model.md, "Views";
 * world only, key ``""``: ``open_lag_months`` — months by which the best released open-weight
   model trails the best released closed one (capability gap / the closed frontier's mean monthly
   growth over the last 12 months; NaN in the first month or when undefined).
@@ -42,7 +48,16 @@ SCOPE_METRICS = ("adoption", "share_vendor", "share_license", "share_origin", "i
 VENDOR_METRICS = ("capability", "price", "derivatives", "revenue", "compute", "efficiency")
 PRODUCT_METRICS = ("price",)  # keyed by product (a flagship by its vendor id, others "vendor.product")
 WORLD_METRICS = ("open_lag_months",)  # world scope, key ""
-METRICS = SCOPE_METRICS + VENDOR_METRICS + WORLD_METRICS
+VIEW_METRICS = ("view_share",)  # world scope, key "VIEW/ORIGIN/LICENCE"
+METRICS = SCOPE_METRICS + VENDOR_METRICS + WORLD_METRICS + VIEW_METRICS
+
+#: Per view: its unit ("tokens": weighted by the sectors' tokens per developer; "downloads":
+#: by developers) and the nations it does not see. OpenRouter's and Hugging Face's users are
+#: mostly outside China (Chinese developers use domestic platforms and clouds; facts.md,
+#: "Usage by population"), and the enterprise source (Menlo Ventures) surveys enterprises
+#: outside China [assumed].
+VIEW_UNITS = {"openrouter": "tokens", "huggingface": "downloads", "enterprise": "tokens"}
+VIEW_OUTSIDE = {"openrouter": ("CN",), "huggingface": ("CN",), "enterprise": ("CN",)}
 
 
 def _scopes(index) -> tuple[list[str], list[str], np.ndarray]:
@@ -152,9 +167,57 @@ def compute_blocks(model, metrics: tuple[str, ...] | None = None) -> list[dict]:
     if want("open_lag_months"):
         lag = np.array([s["open_lag"] for s in vend], dtype=np.float64)[:, None, None]  # (T, 1, 1)
         blocks.append(_block(lag, np.array([0]), "open_lag_months", [""]))
+    if want("view_share") and "sectors" in mv:
+        blocks.append(view_block(model, np.stack(mv["sectors"]), is_open))
     for b in blocks:
         b["scope_kinds"], b["scope_ids"] = kinds, ids
     return blocks
+
+
+def view_keys(sc) -> list[str]:
+    """Keys of ``view_share``: ``VIEW/ORIGIN/LICENCE`` for every view, vendor origin and licence."""
+    from .schema import VIEWS
+
+    origins = sorted({v.origin for v in sc.vendors})
+    return [f"{w}/{o}/{lic}" for w in VIEWS for o in origins for lic in ("open", "closed")]
+
+
+def view_weights(sc, index) -> np.ndarray:
+    """(N, S, W) weight of one adopting developer of nation n and sector s in view w:
+    ``platforms[s][w] · (tokens[s] if the view counts tokens) · [n not outside the view]``."""
+    from .schema import VIEWS
+
+    secs = [sc.sectors[name] for name in index.sectors]
+    w = np.zeros((len(index.nations), len(secs), len(VIEWS)))
+    for k, view in enumerate(VIEWS):
+        per_sector = np.array([getattr(s.platforms, view) * (s.tokens if VIEW_UNITS[view] == "tokens" else 1.0)
+                               for s in secs])
+        seen = np.array([n not in VIEW_OUTSIDE[view] for n in index.nations], dtype=np.float64)
+        w[:, :, k] = seen[:, None] * per_sector[None, :]
+    return w
+
+
+def view_block(model, groups: np.ndarray, is_open: np.ndarray) -> dict:
+    """``view_share`` of one run: ``groups`` (T, N, S, P+1) developers per nation, sector and
+    product (column 0 = non-adopters), ``is_open`` (T, P) the products' licences.
+
+        view_share[w, o, l] = Σ_{n,s,p: o(p)=o, lic(p)=l} x[n,s,p]·W[n,s,w] / Σ_{n,s,p} x[n,s,p]·W[n,s,w]
+    """
+    idx = model.index
+    W = view_weights(model.spec, idx)  # (N, S, Wv)
+    seen = np.einsum("tnsp,nsw->twp", groups[:, :, :, 1:], W)  # (T, Wv, P)
+    p_origin = np.array([idx.nations[o] for o in idx.vendor_origin[model.market.to_vendor.argmax(axis=1)]])
+    origins = sorted({v.origin for v in model.spec.vendors})  # the order of view_keys
+    onehot = (p_origin[:, None] == np.array(origins)[None, :]).astype(np.float64)  # (P, O)
+    opened = is_open[:, None, :, None] * onehot[None, None]  # (T, 1, P, O)
+    by_open = np.einsum("twp,txpo->two", seen, opened)
+    by_closed = np.einsum("twp,po->two", seen, onehot) - by_open
+    vals = np.stack([by_open, by_closed], axis=3)  # (T, Wv, O, 2)
+    den = vals.sum(axis=(2, 3), keepdims=True)
+    vals = np.divide(vals, den, out=np.zeros_like(vals), where=den > 0)
+    T = vals.shape[0]
+    keys = view_keys(model.spec)
+    return _block(vals.reshape(T, 1, -1), np.array([0]), "view_share", keys)
 
 
 def _categorical(parts: list[tuple[np.ndarray, list[str]]], categories: list[str] | None = None) -> pd.Categorical:
@@ -248,4 +311,6 @@ def metric_keys(scenario, metric: str) -> list[str]:
         return ["closed", "open"]
     if metric == "share_host":
         return host_origins(scenario) + ["self"]
+    if metric == "view_share":
+        return view_keys(scenario)
     return [""]

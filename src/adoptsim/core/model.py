@@ -117,6 +117,7 @@ class AdoptionModel(mesa.Model):
         self.datacollector = mesa.DataCollector(model_reporters={
             "developers": lambda m: m.developers(),
             "critical": lambda m: m._groups[:, m._crit_sectors, :].sum(axis=1),
+            "sectors": lambda m: m._groups,  # (N, S, P+1): the views (metrics.view_share)
             "hosts": lambda m: m.host_counts(),
             "vendors": lambda m: m.vendor_snapshot(),
         })

@@ -95,8 +95,24 @@ class Communities(_Strict):
     per_nation: Annotated[int, Field(ge=1, le=1_000_000)] = 20
 
 
+#: The named views of usage (docs/model.md, "Views"): what OpenRouter sees (tokens of
+#: price-sensitive developers and startups), what Hugging Face sees (downloads of models), what
+#: enterprises use (enterprise workloads, tokens).
+VIEWS = ("openrouter", "huggingface", "enterprise")
+
+
+class Platforms(_Strict):
+    """A sector's platform mix: how much of a developer's use each view sees (relative units;
+    0 = the view does not see the sector). Default: every view sees every sector alike."""
+
+    openrouter: NonNeg = 1.0
+    huggingface: NonNeg = 1.0
+    enterprise: NonNeg = 1.0
+
+
 class Sector(_Strict):
-    """A sector: its share of each nation's developers and multipliers of the [choice] weights."""
+    """A sector: its share of each nation's developers and multipliers of the [choice] weights;
+    its tokens per developer and platform mix weight the views (``view_share``)."""
 
     share: Unit
     critical: bool | None = None  # counted in critical_dependency; default: government, health
@@ -109,6 +125,8 @@ class Sector(_Strict):
     peer: NonNeg = 1.0
     inertia: NonNeg = 1.0
     requires_self_host: bool = False  # data residency: only self-hosted open weights allowed
+    tokens: Positive = 1.0  # tokens per developer relative to other sectors (weights the token views)
+    platforms: Platforms = Field(default_factory=Platforms)  # what each view sees of the sector
 
 
 class Dynamics(_Strict):

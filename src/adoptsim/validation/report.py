@@ -1,6 +1,6 @@
 """The validation report (``adoptsim validation-report``): rerun every anchor
 (:mod:`adoptsim.validation.anchors`), compare with theory (:mod:`adoptsim.validation.theory`),
-draw one figure per anchor and write the report page (docs/validation.md).
+draw one figure per anchor and write the report page (docs/verification.md; docs/validation.md holds the empirical validation and links to it).
 
 Tolerances follow from sampling error (binomial standard errors with the number of
 communities), never from a fitted fudge factor.
@@ -281,7 +281,7 @@ def render_markdown(rep: Report, figdir: str) -> str:
     rows = "\n".join(f"| {c.anchor} | {esc(c.case)} | {c.measured:.4f} | {c.tolerance:.4f} | "
                      f"{'pass' if c.ok else '**FAIL**'} | {esc(c.note)} |" for c in rep.checks)
     notes = lambda k: "\n".join(f"- {x}" for x in rep.notes.get(k, []))  # noqa: E731
-    return f"""# Validation against theory
+    return f"""# Verification against theory
 
 The engine is checked against four results known from theory (the model is in
 [model.md](model.md)). Each anchor is a scenario written as TOML and run through the same code
@@ -289,7 +289,7 @@ path as `adoptsim run`; the same checks run in the test suite (`tests/validation
 with the formulas of `adoptsim/validation/theory.py`). Regenerate this page and its figures with
 
 ```bash
-adoptsim validation-report            # --out DIR: figures into DIR, report DIR.md (default docs/validation)
+adoptsim validation-report            # --out DIR: figures into DIR, report DIR.md (default docs/verification)
 ```
 
 Tolerances follow from sampling error (binomial standard errors with the number of
@@ -367,7 +367,7 @@ early chance.
 """
 
 
-def write_report(out: str | Path = "docs/validation") -> Report:
+def write_report(out: str | Path = "docs/verification") -> Report:
     """Run every anchor; write the figures into ``out`` and the report ``out.md``; return the
     report (its checks, and ``path``: the page written)."""
     out = Path(out)

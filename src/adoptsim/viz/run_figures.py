@@ -34,6 +34,11 @@ def key_labels(frame: pd.DataFrame, metric: str, manifest: dict) -> dict[str, st
     return out
 
 
+#: How a world figure names its population: every developer of every nation, China included
+#: (not one of the views the targets are read in: docs/model.md, "Views").
+WORLD_TITLE = "world (all developers, China included)"
+
+
 def scope_title(scope: str, scope_id: str, manifest: dict) -> str:
     """A panel or figure title for a scope: nations by their names, regions and the world as is."""
     return label(scope_id, manifest, "nation") if scope == "nation" else scope_id
@@ -76,7 +81,7 @@ def adoption_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str 
         policy_marks(ax, manifest.get("policies", []), label=True)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, frameon=False, fontsize=9)
     axes[1].set_ylabel("")
-    where = "world" if scope == "world" else scope_title(scope, scope_id, manifest)
+    where = WORLD_TITLE if scope == "world" else scope_title(scope, scope_id, manifest)
     fig.suptitle(f"{manifest.get('scenario', '')}: AI model adoption, {where}\n"
                  f"median of {n_rep} replicate{'s' if n_rep != 1 else ''}, shaded band 10–90%; "
                  "dotted lines: policy starts (numbered, named below)", fontsize=11)
@@ -112,7 +117,7 @@ def metric_figure(frame: pd.DataFrame, manifest: dict, path: Path, metric: str, 
     show_dates_above_gaps(axes)
     if handles:
         side_legend(fig, list(handles.values()), list(handles.keys()))
-    where = "world" if by == "world" else f"by {by}"
+    where = (WORLD_TITLE if metric in SHARE_METRICS else "world") if by == "world" else f"by {by}"
     fig.suptitle(f"{manifest.get('scenario', '')}: {metric}, {where}\n"
                  f"{replicates_note(frame)}, shaded band 10–90%", fontsize=11)
     return save_figure(fig, path)
@@ -155,7 +160,7 @@ def vendors_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str =
     policy_marks(ax, manifest.get("policies", []), label=False)
     handles, labels = ax.get_legend_handles_labels()
     side_legend(ax, handles[::-1], labels[::-1], title="vendor")
-    where = "world" if scope == "world" else scope_title(scope, scope_id, manifest)
+    where = WORLD_TITLE if scope == "world" else scope_title(scope, scope_id, manifest)
     n = int(frame["replicate"].nunique())
     ax.set_title(f"{manifest.get('scenario', '')}: share of developers by vendor, {where}\n"
                  f"mean of {n} replicate{'s' if n != 1 else ''} (stacked); dotted lines: policy starts", fontsize=11)

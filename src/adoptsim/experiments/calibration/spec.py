@@ -157,6 +157,26 @@ def _check_parameters(spec: CalibrationSpec, raw: dict, base: Scenario, locators
     return problems, integer
 
 
+def cut_to_horizon(raw: dict, base: Scenario, horizon: str) -> dict:
+    """The raw scenario stopped at ``horizon``: fewer months, and without the policies that start
+    after it (known later policies are inputs of the full run; the model is causal, so they
+    change no month up to the horizon)."""
+    h = parse_month(horizon)
+    cut = dict(raw)
+    cut["meta"] = {**raw.get("meta", {}), "months": h - base.start_month + 1}
+    if isinstance(raw.get("policies"), list):
+        cut["policies"] = [p for p in raw["policies"]
+                           if not (isinstance(p, dict) and isinstance(p.get("start"), str) and _after(p["start"], h))]
+    return cut
+
+
+def _after(month: str, h: int) -> bool:
+    try:
+        return parse_month(month) > h
+    except ValueError:
+        return False
+
+
 def load_spec(path: str | Path) -> Calibration:
     """Load and validate a calibration spec and its target file."""
     path = Path(path)
@@ -175,8 +195,7 @@ def load_spec(path: str | Path) -> Calibration:
     problems += param_problems
     if problems:
         raise InputError(problems)
-    cut = dict(raw)
-    cut["meta"] = {**raw.get("meta", {}), "months": parse_month(horizon) - base.start_month + 1}
+    cut = cut_to_horizon(raw, base, horizon)
     return Calibration(file=file, spec=spec, scenario_file=scen_path, targets_file=tpath, targets=targets,
                        all_targets=all_targets, raw=cut, base=base, locators=locators, integer=integer,
                        horizon=horizon, text=read_bytes_bounded(path, file).decode("utf-8"))

@@ -12,6 +12,14 @@
     weight = 1.0                              # weight in the distance (default 1)
     use = true                                # false: recorded but not fitted (no model quantity)
     description = "..."; when = "2025-11"; source = "..."; quality = "primary"; note = "..."
+    window = ["2025-11", "2025-11"]           # first and last month the observation covers
+    view = "openrouter"                       # the view of usage it is read in (documentation)
+    added = ""                                # why a target is not in shared/data/targets.toml
+
+A file-level ``calibration_window = "2025-12"`` (before the first ``[[targets]]``) splits the
+targets: those whose window ends by that month are for calibration
+(:func:`calibration_targets`), later ones are out-of-sample checks (:func:`out_of_sample_targets`).
+Without it every target is in the window.
 
 Instead of ``quantity`` a target may name a value of the tidy table: ``metric``, ``scope``
 (default ``world``), ``scope_id`` (default: the scope's ``world``), ``key`` (default ``""``) and
@@ -32,7 +40,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError
 
-from ...analysis.targets import target_metrics
+from ...analysis.targets import MONTH_QUANTITIES, QUANTITIES, TARGET_METRICS, target_metrics
 from ...core import SCOPES
 from ...core.checks import indexed_problems
 from ...core.metrics import METRICS, scope_ids
@@ -43,10 +51,9 @@ from ...months import format_month, parse_month
 from ..paths import metric_reference_problems
 from ..spec import Strict
 
-QUANTITIES = ("open_weight_share_2025_11", "cn_open_share_2024_12", "cn_open_share_2025_mean",
-              "cn_passes_us_open")  # columns of analysis.targets.target_metrics
-MONTH_QUANTITIES = {"cn_passes_us_open"}
-TARGET_METRICS = ("adoption", "share_license", "share_vendor")  # what target_metrics reads
+__all__ = ["MONTH_QUANTITIES", "QUANTITIES", "TARGET_METRICS", "Target", "TargetFile", "calibration_targets",
+           "deviation", "distance", "load_target_file", "load_targets", "out_of_sample_targets", "quantity_bands",
+           "run_values", "target_numbers"]
 
 
 class Target(Strict):
@@ -67,9 +74,19 @@ class Target(Strict):
     source: str = ""
     quality: str = ""
     note: str = ""
+    window: list[str] | None = Field(default=None, min_length=2, max_length=2)  # [first, last] month observed
+    view: str = ""  # the view of usage the target is read in (docs/model.md, "Views")
+    added: str = ""  # a target that is not in shared/data/targets.toml: where it comes from
+
+    def window_end(self) -> str:
+        """The last month the observation covers (``window``, else ``when``'s last month)."""
+        if self.window is not None:
+            return self.window[1]
+        return self.when.split("..")[-1]
 
 
 class TargetFile(Strict):
+    calibration_window: str | None = None  # "YYYY-MM": observations up to it calibrate, later ones check
     targets: list[Target] = Field(min_length=1)
 
 
@@ -150,6 +167,32 @@ def target_reference_problems(targets: list[Target], base: Scenario, file: str) 
 
 def load_targets(path: str | Path) -> list[Target]:
     """Load and check a target file (see the module docstring); one InputError for all problems."""
+    return load_target_file(path).targets
+
+
+def calibration_targets(tf: "TargetFile") -> list[Target]:
+    """The used targets inside the file's calibration window (all used ones without a window)."""
+    used = [t for t in tf.targets if t.use]
+    if tf.calibration_window is None:
+        return used
+    end = parse_month(tf.calibration_window)
+    return [t for t in used if parse_month(t.window_end()) <= end]
+
+
+def out_of_sample_targets(tf: "TargetFile") -> list[Target]:
+    """The used targets observed after the calibration window (the out-of-sample checks)."""
+    inside = {t.id for t in calibration_targets(tf)}
+    return [t for t in tf.targets if t.use and t.id not in inside]
+
+
+def quantity_bands(targets: list[Target]) -> dict[str, tuple]:
+    """``{quantity: (low, high)}`` of the used targets that name a quantity (the bands that
+    :func:`adoptsim.analysis.targets.target_check` compares with)."""
+    return {t.quantity: tuple(t.range) for t in targets if t.use and t.quantity is not None}
+
+
+def load_target_file(path: str | Path) -> "TargetFile":
+    """Load and check a target file with its file-level fields (``calibration_window``)."""
     path = Path(path)
     file = str(path)
     data = read_toml(path, file)
@@ -166,9 +209,22 @@ def load_targets(path: str | Path) -> list[Target]:
         seen.add(t.id)
         if t.use:
             problems += _check_target(t, where, file)
+        for j, m in enumerate(t.window or []):
+            try:
+                parse_month(m)
+            except Exception:
+                problems.append(Problem(file, f"{where}.window[{j}]", f"expected a month \"YYYY-MM\", got {m!r}"))
+        if t.window is not None and not problems and parse_month(t.window[0]) > parse_month(t.window[1]):
+            problems.append(Problem(file, f"{where}.window", f"expected [first, last] with first <= last, got {t.window}"))
+    if tf.calibration_window is not None:
+        try:
+            parse_month(tf.calibration_window)
+        except Exception:
+            problems.append(Problem(file, "calibration_window", f"expected a month \"YYYY-MM\", got "
+                                    f"{tf.calibration_window!r}"))
     if problems:
         raise InputError(problems)
-    return tf.targets
+    return tf
 
 
 def target_numbers(t: Target) -> tuple[float, float, float]:
