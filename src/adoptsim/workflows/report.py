@@ -58,8 +58,8 @@ def headline_dates(frame: pd.DataFrame, years: tuple[int, ...] = REPORT_YEARS) -
 
 def world_values(frame: pd.DataFrame, metric: str, key: str, when: pd.Timestamp) -> pd.Series:
     """Per-replicate world values of one metric and key at one month (index: replicate)."""
-    sel = frame[(frame["scope"] == "world") & (frame["metric"] == metric)
-                & (frame["key"].astype(str) == key) & (pd.to_datetime(frame["date"]) == when)]
+    sel = frame[(frame["scope"] == "world") & (frame["metric"] == metric)]
+    sel = sel[(sel["key"].astype(str) == key) & (pd.to_datetime(sel["date"]) == when)]
     return sel.set_index(sel["replicate"].astype(int))["value"].astype(float)
 
 
