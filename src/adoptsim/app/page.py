@@ -45,6 +45,27 @@ def levers_of(choice: str) -> tuple[list[S.Lever], str]:
         return [], f"{choice}: {exc}"
 
 
+def Html(tag: str, text: str, style: str = "", classes: list[str] | None = None):
+    """Plain HTML with escaped text (no Markdown: Solara's Markdown loads KaTeX from a CDN)."""
+    return solara.HTML(tag=tag, unsafe_innerHTML=html.escape(text), style=style, classes=classes or [])
+
+
+def table_html(outcome: S.Outcome) -> str:
+    """The headline table (as in the brief) in HTML; every text escaped."""
+    e = html.escape
+    head = "".join(f"<th>{e(d)} median (10–90%)</th><th>effect vs baseline (10–90%)</th><th>P(effect &gt; 0)</th>"
+                   for d in outcome.dates)
+    body = []
+    for row in outcome.rows:
+        cells = "".join(f"<td>{e(c['median'])} ({e(c['q10'])}–{e(c['q90'])})</td>"
+                        f"<td>{e(c.get('effect', '–'))} ({e(c.get('effect_q10', '–'))} to {e(c.get('effect_q90', '–'))})</td>"
+                        f"<td>{e(c.get('robust', '–'))}</td>" for c in row["cells"])
+        body.append(f"<tr><td>{e(row['name'])}</td>{cells}</tr>")
+    style = "border-collapse:collapse;font-size:.9rem"
+    return (f'<table style="{style}"><thead><tr><th>world, share of developers</th>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
 @solara.component
 def LeverInput(lever: S.Lever):
     current = values.value.get(lever.key, lever.value)
@@ -57,7 +78,7 @@ def LeverInput(lever: S.Lever):
 
 @solara.component
 def Controls(levers: list[S.Lever], problem: str):
-    solara.Markdown("### Scenario")
+    Html("h3", "Scenario")
     solara.Select("bundled scenario", values=list(S.bundled_scenarios()),
                   value=scenario.value if scenario.value in S.bundled_scenarios() else None,
                   on_value=lambda v: (scenario.set(v), values.set({})))
@@ -71,7 +92,7 @@ def Controls(levers: list[S.Lever], problem: str):
     groups: dict[str, list[S.Lever]] = {}
     for lever in levers:
         groups.setdefault(lever.group, []).append(lever)
-    solara.Markdown("### Levers")
+    Html("h3", "Levers")
     own = [g for g in groups if g != "choice weights"][::-1]  # the scenario's own policies come last in the file
     for i, g in enumerate(["choice weights"] + own):
         if g in groups:
@@ -82,28 +103,21 @@ def Controls(levers: list[S.Lever], problem: str):
 
 @solara.component
 def Results(outcome: S.Outcome):
-    solara.Markdown(f"Results: `{outcome.results}` against the baseline `{outcome.baseline.name}`"
-                    + ("" if not outcome.changes else "  \nChanged: " + "; ".join(outcome.changes)))
+    Html("p", f"Results: {outcome.results} against the baseline {outcome.baseline.name}")
+    if outcome.changes:
+        Html("p", "Changed: " + "; ".join(outcome.changes))
     with solara.Row():
         solara.FileDownload(lambda: S.zip_folder(outcome.results), filename=f"{outcome.results.parent.name}.zip",
                             label="Download results (zip)", mime_type="application/zip")
         solara.FileDownload(lambda: S.brief_bytes(outcome), filename=f"{outcome.results.parent.name}-brief.html",
                             label="Download the brief (HTML)", mime_type="text/html")
-    header = "| world, share of developers | " + " | ".join(f"{d} median (10–90%) | effect vs baseline (10–90%) | "
-                                                         "P(effect > 0)" for d in outcome.dates) + " |"
-    lines = [header, "|" + "---|" * (1 + 3 * len(outcome.dates))]
-    for row in outcome.rows:
-        cells = []
-        for c in row["cells"]:
-            cells += [f"{c['median']} ({c['q10']}–{c['q90']})", f"{c.get('effect', '–')} "
-                      f"({c.get('effect_q10', '–')} to {c.get('effect_q90', '–')})", c.get("robust", "–")]
-        lines.append(f"| {row['name']} | " + " | ".join(cells) + " |")
-    solara.Markdown("\n".join(lines) + f"\n\nRobustness: {outcome.robust_note}")
+    solara.HTML(tag="div", unsafe_innerHTML=table_html(outcome), style="overflow-x:auto; margin:.6rem 0")
+    Html("p", f"Robustness: {outcome.robust_note}", style="color:#555; font-size:.85rem")
     for name, caption in (("adoption", "Adoption curves, median and 10–90% band"),
                           ("regions", "Share by origin in each region"),
                           ("effect", "Effect against the baseline, in percentage points")):
         if name in outcome.figures:
-            solara.Markdown(f"**{caption}**")
+            Html("h4", caption)
             solara.Image(str(outcome.figures[name]), width="100%")
 
 
@@ -115,8 +129,9 @@ def Page():
     with solara.Sidebar():
         Controls(levers, problem)
     with solara.Column(style={"max-width": "1200px"}):
-        solara.Markdown("## adoptsim explorer\nConditional scenarios, not forecasts. Choose a scenario, move its "
-                        "levers, press Run: the runs go on in the background.")
+        Html("h2", "adoptsim explorer")
+        Html("p", "Conditional scenarios, not forecasts. Choose a scenario, move its levers, press Run: the runs "
+                  "go on in the background.")
         with solara.Row():
             solara.Button("Run", color="primary", disabled=run_task.pending or bool(problem),
                           on_click=lambda: run_task(scenario.value, dict(values.value), replicates.value),
@@ -125,8 +140,7 @@ def Page():
                 solara.Text(f"running… {run_task.progress or 0:.0f}%")
         solara.ProgressLinear(run_task.progress if run_task.pending else False, classes=["adoptsim-progress"])
         text = result.headline["text"] if result is not None else "Press Run to see the Chinese share."
-        solara.HTML(tag="div", unsafe_innerHTML=html.escape(text), classes=["adoptsim-headline"],
-                    style="font-size: 1.4rem; font-weight: 600; margin: .6rem 0;")
+        Html("div", text, style="font-size: 1.4rem; font-weight: 600; margin: .6rem 0;", classes=["adoptsim-headline"])
         if run_task.error:
             exc = run_task.exception
             solara.Error(str(exc) if isinstance(exc, AdoptsimError) else f"internal error: {exc!r}")
