@@ -53,14 +53,17 @@ def Html(tag: str, text: str, style: str = "", classes: list[str] | None = None)
 def table_html(outcome: S.Outcome) -> str:
     """The headline table (as in the brief) in HTML; every text escaped."""
     e = html.escape
+    td = 'style="padding:.25rem .55rem;border-bottom:1px solid #e3e3e3;text-align:right;white-space:nowrap"'
     head = "".join(f"<th>{e(d)} median (10–90%)</th><th>effect vs baseline (10–90%)</th><th>P(effect &gt; 0)</th>"
                    for d in outcome.dates)
     body = []
     for row in outcome.rows:
-        cells = "".join(f"<td>{e(c['median'])} ({e(c['q10'])}–{e(c['q90'])})</td>"
-                        f"<td>{e(c.get('effect', '–'))} ({e(c.get('effect_q10', '–'))} to {e(c.get('effect_q90', '–'))})</td>"
-                        f"<td>{e(c.get('robust', '–'))}</td>" for c in row["cells"])
-        body.append(f"<tr><td>{e(row['name'])}</td>{cells}</tr>")
+        cells = "".join(f"<td {td}>{e(c['median'])} <small>({e(c['q10'])}–{e(c['q90'])})</small></td>"
+                        f"<td {td}>{e(c.get('effect', '–'))} <small>({e(c.get('effect_q10', '–'))} to "
+                        f"{e(c.get('effect_q90', '–'))})</small></td><td {td}>{e(c.get('robust', '–'))}</td>"
+                        for c in row["cells"])
+        body.append(f'<tr><td style="padding:.25rem .55rem;border-bottom:1px solid #e3e3e3">{e(row["name"])}</td>'
+                    f"{cells}</tr>")
     style = "border-collapse:collapse;font-size:.9rem"
     return (f'<table style="{style}"><thead><tr><th>world, share of developers</th>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
