@@ -10,6 +10,7 @@ import pytest
 from matplotlib.colors import Normalize
 
 from adoptsim.cli import main
+from adoptsim.io.sweep_folder import load_sweep
 
 from .test_figures import kept, overflowing  # noqa: F401  (fixture and check shared with the run figures)
 
@@ -43,7 +44,7 @@ def test_sweep_and_discovery_figures_fit(folder, kept, capsys):
         replicates = 1
         [design]
         method = "lhs"
-        samples = 16
+        samples = 24
         [[factors]]
         path = "adoption.q"
         range = [0.05, 0.6]
@@ -52,7 +53,10 @@ def test_sweep_and_discovery_figures_fit(folder, kept, capsys):
         range = [0.2, 3.0]
         """)
     assert main(["sweep", str(exp), "--out", str(folder / "sw"), "--workers", "1", "-q"]) == 0
+    kept.clear()
+    assert main(["plot", str(folder / "sw"), "--metric", "share_origin", "--key", "CN", "-q"]) == 0
     figs = list(kept)
+    assert len(figs) == 4  # against each factor, the heat map, the runs' curves
     check_all(figs, list((folder / "sw").rglob("*.png")))
     heat = [f for f in figs if any(im.get_array() is not None for ax in f.axes for im in ax.images)]
     for f in heat:  # the colour range is the data's, not a fixed 0..1
@@ -63,9 +67,11 @@ def test_sweep_and_discovery_figures_fit(folder, kept, capsys):
                 assert norm.vmin == pytest.approx(float(data.min()), abs=1e-9)
                 assert norm.vmax == pytest.approx(float(data.max()), abs=1e-9)
     kept.clear()
-    assert main(["discover", str(folder / "sw"), "--metric", "adoption", "--date", "2025-06", "--above", "0.5",
-                 "--out", str(folder / "disc"), "-q"]) in (0, 2)
-    check_all(list(kept), list((folder / "disc").rglob("*.png")) if (folder / "disc").exists() else [])
+    ends = load_sweep(folder / "sw").endpoints
+    cn = ends[(ends["metric"] == "share_origin") & (ends["scope"] == "world") & (ends["key"] == "CN")]["value"]
+    assert main(["discover", str(folder / "sw"), "--metric", "share_origin", "--key", "CN", "--above",
+                 f"{cn.median():.6f}", "--out", str(folder / "disc"), "-q"]) == 0
+    check_all(list(kept), list((folder / "disc").rglob("*.png")))
 
 
 def test_tornado_and_compare_figures_fit(folder, kept, capsys):
