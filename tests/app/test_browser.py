@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -108,10 +109,21 @@ def test_change_a_lever_run_and_see_the_headline(app_server, tmp_path):
             page.wait_for_selector("text=Changed: chip_ban_2026", timeout=30_000)
             page.wait_for_timeout(1000)  # the figures
             page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+            downloads = {}
+            for label in ("Download results (zip)", "Download the brief (HTML)"):
+                with page.expect_download(timeout=120_000) as dl:
+                    page.get_by_role("button", name=label).click()
+                downloads[label] = tmp_path / dl.value.suggested_filename
+                dl.value.save_as(downloads[label])
         finally:
             browser.close()
     assert after != before and "Chinese models, world share in 2030-12" in after, after
     assert (tmp_path / "app.png").stat().st_size > 10_000
+    zipped = downloads["Download results (zip)"]
+    assert zipped.name == "chip_ban_tightening-run001.zip"
+    assert "chip_ban_tightening/manifest.json" in zipfile.ZipFile(zipped).namelist()
+    brief = downloads["Download the brief (HTML)"].read_text()
+    assert brief.startswith("<!DOCTYPE html>") and "chip_access 0.4 -&gt; 0.0" in brief
     assert not outside, f"requests leaving loopback: {outside}"
     assert not failed, f"failed requests: {failed}"
     assert "Could not load URL" not in server_log.read_text()  # the server fetched nothing from a CDN

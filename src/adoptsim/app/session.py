@@ -245,7 +245,7 @@ class Session:
         self.count = 0
 
     def baseline(self, replicates: int, seed: int, report: Callable[[float], None], grand: int) -> Path:
-        out = self.folder / f"baseline-r{replicates}-s{seed}"
+        out = self.folder / f"ref-r{replicates}-s{seed}" / BASELINE
         if not (out / "manifest.json").exists():
             run_scenario(bundled_scenarios()[BASELINE], seed=seed, replicates=replicates, out=out, plots=False,
                          progress=lambda total, _d: Progress(report, total, 0, grand))
@@ -264,15 +264,15 @@ class Session:
         with self.lock:
             self.count += 1
             tag = f"run{self.count:03d}"
-            variant = write_variant(edited, changes, self.folder / tag, path.stem)
+            variant = write_variant(edited, changes, self.folder / tag / "scenario", path.stem)
             sc = load_scenario(variant)
             seed, months = sc.meta.seed, sc.meta.months
             base_sc = load_scenario(bundled_scenarios()[BASELINE])
-            cached = (self.folder / f"baseline-r{replicates}-s{seed}" / "manifest.json").exists()
+            cached = (self.folder / f"ref-r{replicates}-s{seed}" / BASELINE / "manifest.json").exists()
             grand = replicates * months + (0 if cached else replicates * base_sc.meta.months)
             base = self.baseline(replicates, seed, report, grand)
             offset = 0 if cached else replicates * base_sc.meta.months
-            out = self.folder / tag / "results"
+            out = self.folder / tag / path.stem
             run_scenario(variant, seed=seed, replicates=replicates, out=out, plots=False,
                          progress=lambda total, _d: Progress(report, total, offset, grand))
             return self.outcome(out, base, changes)
