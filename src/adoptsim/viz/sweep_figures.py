@@ -81,8 +81,7 @@ def sweep_factor_figure(sw: SweepResults, path: Path, metric: str, factor: str, 
     percent_axis(ax, metric)
     ax.grid(True, alpha=0.3, linewidth=0.6)
     ax.legend(frameon=False, fontsize=9)
-    blank = "\nblank cells: no run there" if not np.isfinite(values).all() else ""
-    ax.set_title(sweep_title(sw, metric, scope, scope_id, key, date) + blank, fontsize=10)
+    ax.set_title(sweep_title(sw, metric, scope, scope_id, key, date), fontsize=10)
     return save_figure(fig, path)
 
 
@@ -119,7 +118,8 @@ def sweep_heatmap_figure(sw: SweepResults, path: Path, metric: str, fx: str, fy:
     if shares:
         cb.formatter = PercentFormatter(1.0, decimals=0)
         cb.update_ticks()
-    ax.set_title(sweep_title(sw, metric, scope, scope_id, key, date), fontsize=10)
+    blank = "\nblank cells: no run there" if not np.isfinite(values).all() else ""
+    ax.set_title(sweep_title(sw, metric, scope, scope_id, key, date) + blank, fontsize=10)
     return save_figure(fig, path)
 
 
