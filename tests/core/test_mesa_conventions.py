@@ -4,6 +4,8 @@ same numbers as ``simulate``."""
 
 from __future__ import annotations
 
+import inspect
+
 import mesa
 import numpy as np
 import pandas as pd
@@ -31,8 +33,9 @@ def test_path_or_scenario_and_rng_give_the_run_of_simulate(small):
         pd.testing.assert_frame_equal(got, expected.astype(got.dtypes.to_dict()), check_exact=True)
     # the default is the scenario's [meta] seed
     default = adoptsim.AdoptionModel(sc).run()
+    explicit = adoptsim.AdoptionModel(sc, rng=sc.meta.seed).run()
     np.testing.assert_array_equal(default.datacollector.model_vars["adoption"],
-                                  adoptsim.AdoptionModel(sc, rng=sc.meta.seed).run().datacollector.model_vars["adoption"])
+                                  explicit.datacollector.model_vars["adoption"])
     with pytest.raises(TypeError, match="Scenario"):
         core_model.AdoptionModel(str(small))  # the core takes no paths (no I/O)
     with pytest.raises(TypeError, match="rng"):
@@ -74,9 +77,12 @@ def test_scalar_reporters_equal_the_tidy_world_metrics(small):
 
 
 def test_mesa_batch_run_works_without_glue(small):
-    rows = mesa.batch_run(adoptsim.AdoptionModel, {"scenario": str(small), "rng": [1, 2],
-                                                   "create_community_agents": False},
-                          iterations=1, max_steps=1000, display_progress=False)
+    params = {"scenario": str(small), "create_community_agents": False}
+    if "rng" in inspect.signature(mesa.batch_run).parameters:  # Mesa 3.5: seeds through batch_run's rng=
+        rows = mesa.batch_run(adoptsim.AdoptionModel, params, rng=[1, 2], max_steps=1000, display_progress=False)
+    else:  # Mesa 3.3: rng is a model parameter like any other
+        rows = mesa.batch_run(adoptsim.AdoptionModel, {**params, "rng": [1, 2]}, iterations=1, max_steps=1000,
+                              display_progress=False)
     frame = pd.DataFrame(rows)
     assert sorted(frame["rng"].unique()) == [1, 2]
     assert frame["Step"].max() == 23  # stopped by running at the 24-month horizon, not by max_steps

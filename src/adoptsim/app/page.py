@@ -109,10 +109,11 @@ def Results(outcome: S.Outcome):
     Html("p", f"Results: {outcome.results} against the baseline {outcome.baseline}")
     if outcome.changes:
         Html("p", "Changed: " + "; ".join(outcome.changes))
+    stem = f"{outcome.results.name}-{outcome.results.parent.name}"
     with solara.Row():
-        solara.FileDownload(lambda: S.zip_folder(outcome.results), filename=f"{outcome.results.name}-{outcome.results.parent.name}.zip",
+        solara.FileDownload(lambda: S.zip_folder(outcome.results), filename=f"{stem}.zip",
                             label="Download results (zip)", mime_type="application/zip")
-        solara.FileDownload(lambda: S.brief_bytes(outcome), filename=f"{outcome.results.name}-{outcome.results.parent.name}-brief.html",
+        solara.FileDownload(lambda: S.brief_bytes(outcome), filename=f"{stem}-brief.html",
                             label="Download the brief (HTML)", mime_type="text/html")
     solara.HTML(tag="div", unsafe_innerHTML=table_html(outcome), style="overflow-x:auto; margin:.6rem 0")
     Html("p", f"Robustness: {outcome.robust_note}", style="color:#555; font-size:.85rem")
