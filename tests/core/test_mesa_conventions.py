@@ -85,7 +85,7 @@ def test_mesa_batch_run_works_without_glue(small):
                               display_progress=False)
     frame = pd.DataFrame(rows)
     assert sorted(frame["rng"].unique()) == [1, 2]
-    assert frame["Step"].max() == 23  # stopped by running at the 24-month horizon, not by max_steps
+    assert frame["Step"].max() in (23, 24)  # stopped by running at the 24-month horizon, not max_steps (1000)
     last = frame.groupby("rng")["adoption"].first()
     for seed in (1, 2):
         m = adoptsim.AdoptionModel(str(small), rng=seed, create_community_agents=False).run()
