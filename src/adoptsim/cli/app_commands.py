@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ..errors import AdoptsimError
-from .common import emit, waited
+from .common import emit, waited, warn
 
 
 def cmd_report(args) -> int:
@@ -27,5 +27,8 @@ def cmd_app(args) -> int:
         from ..app.server import serve
     except ImportError as exc:
         raise AdoptsimError(f"app: the web explorer needs the app extra: pip install 'adoptsim[app]' ({exc})") from None
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        warn(args, f"app: listening on {args.host}: anyone who reaches it can run simulations and read the "
+                   "scenario files below the current folder")
     serve(args.host, args.port, quiet=args.quiet)
     return 0

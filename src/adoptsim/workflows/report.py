@@ -87,7 +87,11 @@ def pct(x: float) -> str:
 
 
 def pts(x: float) -> str:
-    return "–" if not np.isfinite(x) else f"{100 * x:+.1f} pts"
+    """Percentage points, signed; a value that rounds to zero is "+0.0" (never "-0.0")."""
+    if not np.isfinite(x):
+        return "–"
+    v = round(100 * x, 1)
+    return f"{v if v != 0 else 0.0:+.1f} pts"
 
 
 def effect_values(res: Results, base: Results, metric: str, key: str, when: pd.Timestamp,
