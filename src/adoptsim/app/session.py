@@ -32,13 +32,16 @@ from ..io.run_folder import Results, load_results
 from ..io.scenario_files import load_raw, load_scenario
 from ..months import format_month, parse_month
 from ..viz.run_figures import draw_figure
-from ..workflows.compare import compare_pair
+from ..analysis.compare import compare_results
+from ..viz.compare_figures import compare_figure
+from ..workflows.compare import merged_labels, merged_policies
 from ..workflows.report import headline_dates, headline_rows, write_report, world_values
 from ..workflows.run import run_scenario
 
 WEIGHTS = ("capability", "cost", "trust", "sovereignty", "infrastructure", "ecosystem", "peer", "inertia")
 BASE_FIELDS = {"name", "type", "description", "start", "end", "issuer", "targets", "sectors"}
 DEFAULT_SCENARIO = "chip_ban_tightening"
+SIMULATION_SHARE = 0.8  # of the progress bar: the months simulated; the rest is tables and figures
 BASELINE = "baseline"
 
 
@@ -217,7 +220,7 @@ class Progress:
 
     def update(self, n: int = 1) -> None:
         self.done += n
-        self.report(min(1.0, (self.offset + self.done) / self.grand))
+        self.report(SIMULATION_SHARE * min(1.0, (self.offset + self.done) / self.grand))
 
 
 @dataclass
@@ -275,19 +278,27 @@ class Session:
             out = self.folder / tag / path.stem
             run_scenario(variant, seed=seed, replicates=replicates, out=out, plots=False,
                          progress=lambda total, _d: Progress(report, total, offset, grand))
-            return self.outcome(out, base, changes)
+            return self.outcome(out, base, changes, report)
 
-    def outcome(self, out: Path, base: Path, changes: list[str]) -> Outcome:
+    def outcome(self, out: Path, base: Path, changes: list[str],
+                report: Callable[[float], None] = lambda _x: None) -> Outcome:
         res, ref = load_results(out), load_results(base)
+        report(SIMULATION_SHARE + 0.05)
         figs = self.folder / out.parent.name / "figures"
-        figures = {"adoption": draw_figure("adoption", res.frame, res.manifest, figs),
-                   "regions": draw_figure("regions", res.frame, res.manifest, figs)}
+        figures = {"adoption": draw_figure("adoption", res.frame, res.manifest, figs)}
+        report(SIMULATION_SHARE + 0.08)
+        figures["regions"] = draw_figure("regions", res.frame, res.manifest, figs)
+        report(SIMULATION_SHARE + 0.14)
         comparable = res.frame["date"].min() == ref.frame["date"].min() and \
             res.frame["date"].max() == ref.frame["date"].max()
         if comparable:
-            figures["effect"] = compare_pair(base, out, out=figs / "effect.png")
+            items = [(BASELINE, ref.frame, ref.manifest), (out.name, res.frame, res.manifest)]
+            curves, diffs = compare_results(items, "share_origin")
+            figures["effect"] = compare_figure(curves, diffs, figs / "effect.png", "share_origin", "world",
+                                               merged_policies([ref, res]), labels=merged_labels([res, ref]))
         dates = headline_dates(res.frame)
         rows, _effect_note, robust_note = headline_rows(res, ref if comparable else None, dates)
+        report(1.0)
         return Outcome(out, base, headline(res), figures, rows, [f"{d:%Y-%m}" for d in dates], robust_note, changes)
 
 
