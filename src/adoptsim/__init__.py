@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 __all__ = ["AdoptionModel", "Scenario", "__version__", "load_scenario", "run_sweep", "simulate"]
 
 _EXPORTS = {
-    "AdoptionModel": ("adoptsim.core.model", "AdoptionModel"),
+    "AdoptionModel": ("adoptsim.io.models", "AdoptionModel"),  # also takes a scenario file path
     "Scenario": ("adoptsim.core.schema", "Scenario"),
     "load_scenario": ("adoptsim.io.scenario_files", "load_scenario"),
     "run_sweep": ("adoptsim.experiments.runner", "run_sweep"),

@@ -16,6 +16,7 @@ from ..core import SCOPES
 from ..errors import did_you_mean
 from .commands import (cmd_list, cmd_plot, cmd_rerun, cmd_run, cmd_validate, cmd_validation_report)
 from .analysis_commands import cmd_calibrate, cmd_compare, cmd_discover, cmd_sensitivity, cmd_sweep, cmd_target
+from .app_commands import cmd_app, cmd_report
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
 TABLE_FORMATS = ("parquet", "csv")
@@ -208,6 +209,24 @@ def add_other_commands(sub, common) -> None:
     vr.set_defaults(func=cmd_validation_report)
 
 
+def add_analyst_commands(sub, common) -> None:
+    """report and app: a brief to forward, a page to explore."""
+    rp = sub.add_parser("report", help="one-page HTML brief of a results folder (figures inline, prints to PDF)",
+                        parents=[common], allow_abbrev=False)
+    rp.add_argument("results", help="results folder (adoptsim run)")
+    rp.add_argument("--against", default=None, metavar="BASELINE",
+                    help="a results folder to compare with: effects and their robustness share in the headline")
+    rp.add_argument("--out", type=Path, default=None, help="the brief, FILE.html (default RESULTS.html beside the folder)")
+    rp.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    rp.set_defaults(func=cmd_report)
+
+    ap = sub.add_parser("app", help="the web explorer: choose a scenario, move its levers, run, download "
+                                    "(needs adoptsim[app])", parents=[common], allow_abbrev=False)
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    ap.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    ap.set_defaults(func=cmd_app)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="adoptsim", description="Agent-based simulator of AI model adoption.", allow_abbrev=False)
     p.add_argument("--version", action="version", version=f"adoptsim {__version__}")
@@ -219,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_analysis_commands(sub, common)
     add_experiment_commands(sub, common)
     add_other_commands(sub, common)
+    add_analyst_commands(sub, common)
     return p
 
 

@@ -33,8 +33,10 @@ from . import market as mk
 from .agents import Community, Nation, Vendor
 from .network import build_network
 from .populations import CommunityLayout, CommunityPopulation, VendorPopulation
+from .reporters import AGENT_REPORTERS, scalar_reporters
 from .schema import Scenario
 from .state import WorldIndex, WorldState
+from ..months import format_month
 
 STREAMS = ("network", "init", "adoption", "revision", "choice", "policies", "vendors", "mesa")
 
@@ -42,6 +44,23 @@ STREAMS = ("network", "init", "adoption", "revision", "choice", "policies", "ven
 def replicate_seed(seed: int, replicate: int) -> np.random.SeedSequence:
     """The SeedSequence of one replicate: child ``replicate`` of ``SeedSequence(seed)``."""
     return np.random.SeedSequence(seed, spawn_key=(replicate,))
+
+
+def run_seed_sequence(scenario: Scenario, rng: np.random.SeedSequence | int | None) -> np.random.SeedSequence:
+    """The run's SeedSequence from Mesa's ``rng=``: a SeedSequence as given; an int ``s`` (or
+    None: the scenario's ``[meta] seed``) gives replicate 0 of ``s``, :func:`replicate_seed`
+    (s, 0) — so ``AdoptionModel(sc, rng=s)`` is replicate 0 of ``simulate(sc, seed=s)``."""
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if rng is None:
+        return replicate_seed(scenario.meta.seed, 0)
+    if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)) or rng < 0:
+        raise TypeError(f"AdoptionModel: rng must be a whole number >= 0 or a numpy SeedSequence, got {rng!r}")
+    return replicate_seed(int(rng), 0)
+
+
+class HorizonReached(RuntimeError):
+    """``step()`` on a model whose run has reached its horizon (``model.running`` is False)."""
 
 
 def named_streams(seq: np.random.SeedSequence) -> dict[str, np.random.Generator]:
@@ -75,12 +94,18 @@ def base_world(sc: Scenario, idx: WorldIndex) -> tuple[np.ndarray, np.ndarray, n
 class AdoptionModel(mesa.Model):
     """The adoption model of one scenario and one random seed sequence."""
 
-    def __init__(self, scenario: Scenario, seed: np.random.SeedSequence | int | None = None,
-                 create_community_agents: bool = True):
-        if not isinstance(seed, np.random.SeedSequence):
-            seed = replicate_seed(scenario.meta.seed if seed is None else int(seed), 0)
-        self.streams = named_streams(seed)
+    def __init__(self, scenario: Scenario, rng: np.random.SeedSequence | int | None = None, *,
+                 create_community_agents: bool = True, collect_agents: bool = True,
+                 seed: np.random.SeedSequence | int | None = None):
+        if not isinstance(scenario, Scenario):
+            raise TypeError(f"AdoptionModel: expected a Scenario, got {type(scenario).__name__}; for a scenario "
+                            "file use adoptsim.AdoptionModel (it loads paths) or adoptsim.load_scenario(path)")
+        if rng is not None and seed is not None:
+            raise TypeError("AdoptionModel: give rng= or seed=, not both")
+        seq = run_seed_sequence(scenario, rng if rng is not None else seed)
+        self.streams = named_streams(seq)
         super().__init__(rng=self.streams["mesa"])
+        self.horizon = scenario.meta.months
         self.spec = scenario
         sc = scenario
         self.index = WorldIndex.build(
@@ -114,13 +139,17 @@ class AdoptionModel(mesa.Model):
 
         self._developers = None  # set during the metrics phase only (see developers())
         self._groups = None
-        self.datacollector = mesa.DataCollector(model_reporters={
+        # array reporters (read by metrics.tidy), then scalars for Mesa's plots and batch_run
+        reporters = {
             "developers": lambda m: m.developers(),
             "critical": lambda m: m._groups[:, m._crit_sectors, :].sum(axis=1),
             "sectors": lambda m: m._groups,  # (N, S, P+1): the views (metrics.view_share)
             "hosts": lambda m: m.host_counts(),
             "vendors": lambda m: m.vendor_snapshot(),
-        })
+        }
+        reporters.update(scalar_reporters(idx))
+        self.datacollector = mesa.DataCollector(
+            model_reporters=reporters, agent_reporters=AGENT_REPORTERS if collect_agents else None)
         # month 0's world, then the communities that have adopted before the simulation starts
         self.world = self._policy_state(self.month0)
         self.vendors.update_licence(self.world, self.month0)
@@ -190,6 +219,13 @@ class AdoptionModel(mesa.Model):
         }
 
     def step(self) -> None:
+        """One month (the step order above). ``running`` turns False after the last month of the
+        horizon (``[meta] months``); stepping past it raises :class:`HorizonReached`."""
+        if self.t >= self.horizon:
+            raise HorizonReached(
+                f"AdoptionModel.step(): the run of {self.spec.meta.name!r} has reached its horizon "
+                f"({self.horizon} months, {format_month(self.month0 + self.horizon - 1)}); model.running is False. "
+                "Make a new AdoptionModel to run again.")
         month = self.month0 + self.t
         c = self.communities
         # 1. policies
@@ -218,9 +254,11 @@ class AdoptionModel(mesa.Model):
         self.datacollector.collect(self)
         self._developers = self._groups = None
         self.t += 1
+        self.running = self.t < self.horizon
 
     def run(self, progress: Callable[[int], None] | None = None) -> "AdoptionModel":
-        for _ in range(self.spec.meta.months):
+        """Step to the horizon (the months not yet run)."""
+        while self.running:
             self.step()
             if progress is not None:
                 progress(1)
@@ -254,7 +292,8 @@ def simulate(scenario: Scenario, seed: int | None = None, replicates: int = 1,
     seed = scenario.meta.seed if seed is None else int(seed)
     frames = []
     for r in range(replicates):
-        model = AdoptionModel(scenario, replicate_seed(seed, r), create_community_agents=create_community_agents)
+        model = AdoptionModel(scenario, replicate_seed(seed, r), create_community_agents=create_community_agents,
+                              collect_agents=False)
         model.run(progress)
         frames.append(tidy(model, replicate=r, metrics=metrics))
         release(model)

@@ -103,7 +103,8 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
     failures are returned as ``status = "failed"`` with the error."""
     t0, c0 = time.perf_counter(), time.process_time()
     try:
-        model = AdoptionModel(scenario, replicate_seed(seed, replicate), create_community_agents=False)
+        model = AdoptionModel(scenario, replicate_seed(seed, replicate), create_community_agents=False,
+                              collect_agents=False)
         try:
             model.run()
             columns = tidy_columns(model, metrics=metrics)

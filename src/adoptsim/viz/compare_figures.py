@@ -10,8 +10,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .style import (date_axis, draw_note, is_share, note_height, points_axis, policy_lines, policy_marks,
+from .style import (date_axis, draw_note, is_share, label, note_height, points_axis, policy_lines, policy_marks,
                     save_figure, share_axis)
+
+KEY_KINDS = {"share_origin": "nation", "influence": "nation", "share_host": "nation", "share_vendor": "vendor",
+             "capability": "vendor", "derivatives": "vendor", "revenue": "vendor", "compute": "vendor",
+             "efficiency": "vendor", "price": "product"}
 
 RESULT_COLOURS = ("#444444", "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
                   "#17becf", "#bcbd22")
@@ -23,11 +27,14 @@ def wrapped(text: str, width: int = 70) -> str:
 
 
 def compare_figure(curves: pd.DataFrame, differences: pd.DataFrame, path: Path, metric: str, where: str,
-                   policies: list[dict] | None = None, max_keys: int = 4) -> Path:
+                   policies: list[dict] | None = None, max_keys: int = 4, labels: dict | None = None) -> Path:
     """Several results against the first (reference): per key, the median and 10–90% band of
     each results (left) and of each one's difference from the reference (right; solid and
     labelled "paired" when replicates share seeds, dashed "unpaired" otherwise). Keys are those
-    with the largest mean difference (at most ``max_keys``; the tables hold them all)."""
+    with the largest mean difference (at most ``max_keys``; the tables hold them all), shown by
+    their display names (``labels``: a manifest's ``labels``, nation, vendor and product names)."""
+    names = {"labels": labels or {}}
+    kind = KEY_KINDS.get(metric, "")
     labels = list(dict.fromkeys(curves["results"]))
     col = {lab: RESULT_COLOURS[i % len(RESULT_COLOURS)] for i, lab in enumerate(labels)}
     keys = sorted(set(curves["key"]))
@@ -61,10 +68,10 @@ def compare_figure(curves: pd.DataFrame, differences: pd.DataFrame, path: Path, 
         if is_share(metric):
             ax_c.set_ylim(auto=True)
             points_axis(ax_d)
-        name = metric + (f" [{key}]" if key else "")
+        name = metric + (f": {label(key, names, kind)}" if key else "")
         ax_c.set_title(wrapped(f"{name}: median and 10–90% across replicates"), fontsize=10)
         ax_d.set_title(wrapped(f"{name}: difference from {labels[0]}, 10–90%"), fontsize=10)
-        ax_d.set_ylabel("difference" + (" (percentage points)" if is_share(metric) else ""))
+        ax_d.set_ylabel("difference" + (" (percentage points, pts)" if is_share(metric) else ""))
         for ax in (ax_c, ax_d):
             date_axis(ax)
             policy_marks(ax, policies or [], label=row == 0)

@@ -55,8 +55,8 @@ def slug(text: str) -> str:
 
 
 def points_axis(ax) -> None:
-    """Differences of shares on the y axis, in percentage points (``+2.5 pp``)."""
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:+.1f} pp" if v else "0"))
+    """Differences of shares on the y axis, in percentage points (``+2.5 pts``, never "%")."""
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:+.1f} pts" if v else "0"))
 
 
 def side_legend(fig_or_ax, handles, labels, title: str | None = None, max_rows: int = 16) -> None:

@@ -109,6 +109,8 @@ def sweep_heatmap_figure(sw: SweepResults, path: Path, metric: str, fx: str, fy:
     ax.set_ylabel(fy)
     if grid.size <= 100:
         for (i, j), v in pd.DataFrame(grid.to_numpy()).stack().items():
+            if not np.isfinite(v):  # no run in this cell (a sampled design): left blank
+                continue
             ax.text(j, i, f"{v:.0%}" if shares else f"{v:.3g}", ha="center", va="center", fontsize=8,
                     color="white" if v < lo + 0.5 * (hi - lo) else "black")
     cb = fig.colorbar(im, ax=ax)
@@ -116,7 +118,8 @@ def sweep_heatmap_figure(sw: SweepResults, path: Path, metric: str, fx: str, fy:
     if shares:
         cb.formatter = PercentFormatter(1.0, decimals=0)
         cb.update_ticks()
-    ax.set_title(sweep_title(sw, metric, scope, scope_id, key, date), fontsize=10)
+    blank = "\nblank cells: no run there" if not np.isfinite(values).all() else ""
+    ax.set_title(sweep_title(sw, metric, scope, scope_id, key, date) + blank, fontsize=10)
     return save_figure(fig, path)
 
 

@@ -34,6 +34,15 @@ def merged_policies(loaded: list[Results]) -> list[dict]:
     return policies
 
 
+def merged_labels(loaded: list[Results]) -> dict:
+    """The display names (nations, vendors, products) recorded by every results, the first wins."""
+    out: dict[str, dict] = {}
+    for r in reversed(loaded):
+        for kind, names in (r.manifest.get("labels") or {}).items():
+            out.setdefault(kind, {}).update(names)
+    return out
+
+
 def where_label(scope: str, scope_id: str) -> str:
     return "world" if scope == "world" else f"{scope} {scope_id}"
 
@@ -54,7 +63,8 @@ def compare_pair(base_dir: str | Path, alt_dir: str | Path, metric: str = "share
     curves, diffs = compare_results(items, metric, by, scope_id)
     name = slug(f"compare_{paths[0].name}_{metric}" + ("" if by == "world" else f"_{scope_id}"))
     path = Path(out) if out is not None else paths[1] / "plots" / f"{name}.{fmt}"
-    return compare_figure(curves, diffs, path, metric, where_label(by, scope_id), merged_policies(loaded))
+    return compare_figure(curves, diffs, path, metric, where_label(by, scope_id), merged_policies(loaded),
+                          labels=merged_labels(loaded))
 
 
 def check_compare_options(folders: list, metric: str, scope: str, scope_id: str | None, fmt: str) -> str:
@@ -129,7 +139,7 @@ def compare_folders(folders: list[str | Path], out: str | Path, metric: str = "s
         write_table(curves, tmp / "compare", fmt)
         write_table(diffs, tmp / "differences", fmt)
         compare_figure(curves, diffs, tmp / f"compare.{figure_format}", metric, where_label(scope, scope_id),
-                       policies)
+                       policies, labels=merged_labels(loaded))
         write_manifest(tmp, meta)
 
     return publish_dir(build, Path(out))

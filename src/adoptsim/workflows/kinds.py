@@ -24,7 +24,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "calibration-targets": ("a calibration targets file",
                             "a calibration spec's 'targets' (check it with adoptsim validate FILE)"),
     "unknown-toml": ("a TOML file that is no adoptsim input", "adoptsim validate FILE to see why"),
-    "run": ("a run results folder", "adoptsim plot / compare / rerun FOLDER"),
+    "run": ("a run results folder", "adoptsim plot / compare / rerun / report FOLDER"),
     "sweep": ("a sweep folder", "adoptsim plot / discover / rerun FOLDER"),
     "running-sweep": ("a sweep folder that did not finish", "adoptsim sweep EXPERIMENT --out FOLDER --resume"),
     "compare": ("a compare folder", "its tables and compare.png (nothing reads it back)"),
