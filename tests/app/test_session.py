@@ -36,23 +36,24 @@ def test_levers_have_the_policy_types_ranges_and_edits_are_checked(tmp_path):
     raw = load_raw(S.bundled_scenarios()["chip_ban_tightening"])
     levers = {lv.key: lv for lv in S.scenario_levers(raw)}
     assert [k for k in levers if k.startswith("choice-")] == [f"choice-{w}" for w in S.WEIGHTS]
-    ban = levers["policies-16-chip-access"]
+    i = [p.get("name") for p in raw["policies"]].index("chip_ban_2026")  # levers are keyed by position
+    ban = levers[f"policies-{i}-chip-access"]
     assert (ban.value, ban.lo, ban.hi, ban.group) == (0.4, 0.0, 10.0, "chip_ban_2026 (export_control)")
-    assert levers["policies-16-start"].value == "2026-01"
-    edited, changes = S.apply_levers(raw, list(levers.values()), {"policies-16-chip-access": "0.1",
-                                                                  "policies-16-start": "2027-03",
-                                                                  "choice-trust": "3.5"})  # unchanged
+    assert levers[f"policies-{i}-start"].value == "2026-01"
+    edited, changes = S.apply_levers(raw, list(levers.values()), {f"policies-{i}-chip-access": "0.1",
+                                                                  f"policies-{i}-start": "2027-03",
+                                                                  "choice-trust": "3.8"})  # unchanged (the baseline value)
     assert changes == ["chip_ban_2026 (export_control): start month (YYYY-MM) 2026-01 -> 2027-03",
                        "chip_ban_2026 (export_control): chip_access 0.4 -> 0.1"]
-    assert raw["policies"][16]["chip_access"] == 0.4  # the original is untouched
+    assert raw["policies"][i]["chip_access"] == 0.4  # the original is untouched
     path = S.write_variant(edited, changes, tmp_path, "ban")
     sc = load_scenario(path)
     pol = {p.name: p for p in sc.policies}["chip_ban_2026"]
     assert pol.chip_access == 0.1 and pol.start == "2027-03"
     assert "Edited in adoptsim app: chip_ban_2026" in sc.meta.description
-    for values, message in (({"policies-16-chip-access": "11"}, r"in 0.0..10.0"),
-                            ({"policies-16-chip-access": "a lot"}, "expected a number"),
-                            ({"policies-16-start": "soon"}, "expected a month YYYY-MM")):
+    for values, message in (({f"policies-{i}-chip-access": "11"}, r"in 0.0..10.0"),
+                            ({f"policies-{i}-chip-access": "a lot"}, "expected a number"),
+                            ({f"policies-{i}-start": "soon"}, "expected a month YYYY-MM")):
         with pytest.raises(AdoptsimError, match=message):
             S.apply_levers(raw, list(levers.values()), values)
 
