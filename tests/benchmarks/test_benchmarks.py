@@ -83,6 +83,7 @@ def test_community_agents_can_be_made_later_without_changing_numbers():
     assert {a.current_model for a in agents} <= set(eager.market.table.ids) | {None}
 
 
+@pytest.mark.slow  # a fresh interpreter importing the run workflow
 def test_a_run_without_plots_imports_no_matplotlib_and_small_runs_no_numba():
     """`adoptsim run --no-plots` must not pay for matplotlib, and a baseline-sized run not for
     numba (the fused kernel starts at adoptsim.core.populations.FUSED_FROM communities)."""

@@ -86,7 +86,9 @@ def normalised_reference(rows: np.ndarray, cols: np.ndarray, sizes: np.ndarray, 
 
 def _group_offsets(groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Members of each group as (order, start, count) with order = indices sorted by group."""
-    order = np.argsort(groups, kind="stable")
+    # a stable sort has one result; on 16-bit keys numpy sorts by radix (linear time)
+    keys = groups.astype(np.int16) if n_groups <= np.iinfo(np.int16).max else groups
+    order = np.argsort(keys, kind="stable")
     count = np.bincount(groups, minlength=n_groups)
     start = np.concatenate(([0], np.cumsum(count)[:-1]))
     return order, start, count
