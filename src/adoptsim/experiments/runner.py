@@ -59,7 +59,7 @@ from .spec import Experiment
 EXIT_FAILED_RUNS = 3  # the sweep finished but some runs failed
 SHARD_COLUMNS = ["step", "date", "scope", "scope_id", "metric", "key", "value"]
 #: Columns naming the run in every row of its shard (docs/outputs.md): no regex on file names.
-SHARD_IDS = ["run_key", "point", "replicate", "member"]
+SHARD_IDS = ["run_key", "point", "replicate", "run"]
 
 
 # ---- runs --------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
             release(model)
         meta = meta or {}
         ids = {"run_key": meta.get("key", ""), "point": meta.get("point", -1), "replicate": replicate,
-               "member": meta.get("member", -1)}
+               "run": meta.get("run", -1)}
         shard = frame[SHARD_COLUMNS].assign(**ids)[[*SHARD_IDS, *SHARD_COLUMNS]]
         table = to_arrow(shard, meta)
         sink = pa.BufferOutputStream()
@@ -299,7 +299,7 @@ def execute(pool: Workers, todo, exp: Experiment, rec: _Recorder, out: Path) -> 
             if spec is None:
                 return True
             meta = {"key": spec.key, "point": spec.point, "replicate": spec.replicate, "seed": exp.spec.seed,
-                    "member": spec.point * exp.spec.replicates + spec.replicate}
+                    "run": spec.point * exp.spec.replicates + spec.replicate}
             try:
                 fut = pool.submit(run_task, spec.scenario, exp.spec.seed, spec.replicate, metrics, meta)
             except BrokenProcessPool:  # a worker died since the last wait

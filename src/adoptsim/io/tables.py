@@ -31,7 +31,9 @@ def on_disk(df: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         s = out[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            out[col] = s.astype(object).where(s.astype(object) != "", None)
+            # stays a category ('' dropped: null), decoded to strings by Arrow (to_arrow), which
+            # is far faster than Python strings for the tens of millions of rows of an ensemble
+            out[col] = s.cat.remove_categories([""]) if "" in s.cat.categories else s
         elif s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
             out[col] = s.astype(object).where(~s.map(lambda v: isinstance(v, str) and v == ""), None)
     return out
@@ -43,6 +45,8 @@ def to_arrow(df: pd.DataFrame, meta: dict | None = None) -> pa.Table:
     table = pa.Table.from_pandas(on_disk(df), preserve_index=False)
     fields = []
     for f in table.schema:
+        if pa.types.is_dictionary(f.type):  # a category: stored as plain strings
+            f = f.with_type(pa.string() if pa.types.is_large_string(f.type.value_type) else f.type.value_type)
         if f.name == "date" and pa.types.is_timestamp(f.type):
             f = f.with_type(pa.date32())
         text, unit = describe(f.name)
@@ -73,10 +77,21 @@ def write_table(df: pd.DataFrame, path_stem: Path, fmt: str, meta: dict | None =
 def from_arrow(table: pa.Table) -> pd.DataFrame:
     """A frame of a table written under the contract: dates as datetime64[ms], labels as
     categories with '' for null."""
+    import pyarrow.compute as pc
+
+    for col in LABELS:  # dictionary-encoded by Arrow: categories without Python strings per row
+        if col in table.column_names and (pa.types.is_string(table.schema.field(col).type)
+                                          or pa.types.is_large_string(table.schema.field(col).type)):
+            i = table.column_names.index(col)
+            table = table.set_column(i, col, pc.dictionary_encode(pc.fill_null(table.column(col), "")))
     df = table.to_pandas(date_as_object=False)
     for col in LABELS:
         if col in df:
-            df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str).astype("category")
+            s = df[col]
+            if not isinstance(s.dtype, pd.CategoricalDtype):
+                s = s.astype(object).where(s.notna(), "").astype(str).astype("category")
+            cats = s.cat.categories
+            df[col] = s.cat.set_categories(pd.Index(sorted(map(str, cats)), dtype=str)) if len(cats) else s
     return df
 
 
