@@ -188,7 +188,7 @@ def ensemble_record(plan: EnsemblePlan | None) -> dict | None:
     if plan is None:
         return None
     post = plan.posterior
-    return {"file": str(post.path), "sha256": post.sha256, "posterior_members": post.size,
+    return {"file": os.path.abspath(post.path), "sha256": post.sha256, "posterior_members": post.size,
             "members": plan.members, "draws": plan.draws, "applied": plan.applied, "kept": plan.kept,
             "method": post.meta.get("method"), "calibrated_scenario": post.meta.get("scenario"),
             "resampling": "systematic on the weights, offset from SeedSequence(seed, spawn_key=(ENSEMBLE_SPAWN,))",
