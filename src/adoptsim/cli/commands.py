@@ -49,9 +49,11 @@ def cmd_run(args) -> int:
     secs = waited(args)
     runs = (f"{rep.members} member(s) x {rep.replicates} replicate(s)" if rep.ensemble
             else f"{rep.replicates} replicate(s)")
-    emit(args, f"{rep.name}: {runs} x {rep.months} months in {secs:.1f} s -> {rep.out}",
+    text = f"{rep.name}: {runs} x {rep.months} months in {secs:.1f} s -> {rep.out}"
+    emit(args, text + (f"\n{rep.note}" if rep.note else ""),
          {"command": "run", "scenario": rep.name, "replicates": rep.replicates, "members": rep.members,
-          "ensemble": rep.ensemble, "months": rep.months, "seconds": round(secs, 3), "out": str(rep.out)})
+          "ensemble": rep.ensemble, "months": rep.months, "seconds": round(secs, 3), "out": str(rep.out),
+          "note": rep.note})
     return 0
 
 

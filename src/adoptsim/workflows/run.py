@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ContextManager
 
-from ..analysis.bands import summarise_run
+from ..analysis.bands import inner_band, summarise_run
 from ..core.schema import parse_scenario
 from ..errors import AdoptsimError
 from ..experiments.budget import Budget, check_budget, estimate_run
@@ -46,6 +46,7 @@ class RunReport:
     out: Path
     members: int = 1
     ensemble: str | None = None
+    note: str = ""
 
 
 def choose_posterior(scenario, scenario_file, ensemble: str | None) -> Posterior | None:
@@ -59,6 +60,56 @@ def choose_posterior(scenario, scenario_file, ensemble: str | None) -> Posterior
     if declared is None or declared == "none":
         return None
     return read_posterior(declared, str(scenario_file))
+
+
+def plan_run(scenario_file: str | Path, seed: int | None = None, replicates: int | None = None,
+             ensemble: str | None = None, members: int | None = None):
+    """What a run of a scenario file runs: ``(scenario, seed, replicates, plan)`` with the
+    defaults filled (module docstring of :mod:`adoptsim.experiments.ensemble`); ``plan`` is None
+    without an ensemble. Bad options and files raise :class:`AdoptsimError` (one line)."""
+    raw = load_raw(scenario_file)
+    scenario = parse_scenario(raw, str(scenario_file))
+    if replicates is not None and replicates < 1:
+        raise AdoptsimError(f"--replicates: expected a whole number >= 1, got {replicates}")
+    if members is not None and members < 1:
+        raise AdoptsimError(f"--members: expected a whole number >= 1, got {members}")
+    if seed is not None and seed < 0:
+        raise AdoptsimError(f"--seed: expected a whole number >= 0, got {seed}")
+    seed = scenario.meta.seed if seed is None else seed
+    posterior = choose_posterior(scenario, scenario_file, ensemble)
+    plan = None
+    if posterior is None:
+        if members is not None:
+            raise AdoptsimError(f"--members: {scenario_file} runs no ensemble (no [meta] ensemble, or "
+                                "--ensemble none); give --ensemble FILE or leave --members out")
+        replicates = DEFAULT_REPLICATES if replicates is None else replicates
+    else:
+        replicates = DEFAULT_REPLICATES_ENSEMBLE if replicates is None else replicates
+        k = min(DEFAULT_MEMBERS, posterior.size) if members is None else members
+        where = "" if ensemble is not None else "meta.ensemble"
+        plan = plan_ensemble(scenario, raw, posterior, k, seed, "--ensemble" if ensemble is not None
+                             else str(scenario_file), where)
+    return scenario, seed, replicates, plan
+
+
+def simulate_file(scenario_file: str | Path, seed: int | None = None, replicates: int | None = None,
+                  ensemble: str | None = None, members: int | None = None, workers: int | None = None):
+    """The tidy table of a run of a scenario file — over its ensemble when it names one — without
+    writing anything: ``(frame, plan)`` (``plan`` None without an ensemble). Same defaults and
+    numbers as ``adoptsim run`` (:func:`run_scenario`)."""
+    scenario, seed, replicates, plan = plan_run(scenario_file, seed, replicates, ensemble, members)
+    n_runs = (plan.members if plan else 1) * replicates
+    if workers is None:
+        workers = (os.cpu_count() or 1) if plan is not None else 1
+    pool = Workers(max(1, min(workers, n_runs)), n_runs)
+    try:
+        frame = _run_all(scenario, seed, replicates, plan, pool, None)
+    except BaseException:
+        with signals_ignored():
+            pool.close(cancel=True)
+        raise
+    pool.close(cancel=False)
+    return frame, plan
 
 
 def run_scenario(scenario_file: str | Path, seed: int | None = None, replicates: int | None = None,
@@ -80,30 +131,9 @@ def run_scenario(scenario_file: str | Path, seed: int | None = None, replicates:
     ``update(n)``) counting months; ``on_stage(text)`` hears of the stages after the simulation
     (writing, drawing). ``budget`` caps the estimated memory and runs (default: the machine's
     available memory, :data:`~adoptsim.experiments.budget.MAX_RUNS` runs)."""
-    raw = load_raw(scenario_file)
-    scenario = parse_scenario(raw, str(scenario_file))
-    if replicates is not None and replicates < 1:
-        raise AdoptsimError(f"--replicates: expected a whole number >= 1, got {replicates}")
-    if members is not None and members < 1:
-        raise AdoptsimError(f"--members: expected a whole number >= 1, got {members}")
+    scenario, seed, replicates, plan = plan_run(scenario_file, seed, replicates, ensemble, members)
     if workers is not None and workers < 1:
         raise AdoptsimError(f"--workers: expected a whole number >= 1, got {workers}")
-    if seed is not None and seed < 0:
-        raise AdoptsimError(f"--seed: expected a whole number >= 0, got {seed}")
-    seed = scenario.meta.seed if seed is None else seed
-    posterior = choose_posterior(scenario, scenario_file, ensemble)
-    plan = None
-    if posterior is None:
-        if members is not None:
-            raise AdoptsimError(f"--members: {scenario_file} runs no ensemble (no [meta] ensemble, or "
-                                "--ensemble none); give --ensemble FILE or leave --members out")
-        replicates = DEFAULT_REPLICATES if replicates is None else replicates
-    else:
-        replicates = DEFAULT_REPLICATES_ENSEMBLE if replicates is None else replicates
-        k = min(DEFAULT_MEMBERS, posterior.size) if members is None else members
-        where = "" if ensemble is not None else "meta.ensemble"
-        plan = plan_ensemble(scenario, raw, posterior, k, seed, "--ensemble" if ensemble is not None
-                             else str(scenario_file), where)
     n_members = plan.members if plan else 1
     n_runs = n_members * replicates
     if workers is None and not scheduler:
@@ -169,17 +199,49 @@ def _simulate_and_publish(scenario, scenario_file, seed: int, replicates: int, p
     meta = run_manifest(scenario, str(scenario_file), seed, replicates, fmt, time.perf_counter() - t0,
                         ensemble=ensemble_record(plan), executor=pool.kind)
     members_table = plan.members_table() if plan else None
+    summary = summarise_run(frame)
+    note = closing_note(frame, summary, plan is not None)
 
     def build(tmp: Path) -> None:
         if on_stage:
             on_stage(f"writing tables{' and drawing figures' if plots else ''} of {scenario.meta.name}")
-        write_run(tmp, frame, summarise_run(frame), scenario, meta, fmt, members_table)
+        write_run(tmp, frame, summary, scenario, meta, fmt, members_table)
         if plots:
             draw_run_plots(frame, meta, tmp / "plots")
 
     publish_dir(build, out)
     return RunReport(scenario.meta.name, replicates, scenario.meta.months, meta["elapsed_seconds"], out,
-                     plan.members if plan else 1, str(plan.posterior.path) if plan else None)
+                     plan.members if plan else 1, str(plan.posterior.path) if plan else None, note)
+
+
+def closing_note(frame, summary, ensemble: bool, min_share: float = 0.05) -> str:
+    """The headline bands said when a run ends: the world's share by origin at the final month,
+    median and 10–90% band of every origin above ``min_share``; with an ensemble also the band
+    replicate noise alone gives (:func:`adoptsim.analysis.bands.inner_band`) — how much wider
+    the parameter uncertainty makes it."""
+    import pandas as pd
+
+    s = summary[(summary["metric"] == "share_origin") & (summary["scope"] == "world")]
+    if s.empty:
+        return ""
+    last = s[s["date"] == s["date"].max()].sort_values(["q50", "key"], ascending=[False, True])
+    last = last[last["q50"] >= min_share]
+    when = pd.Timestamp(last["date"].iloc[0]) if len(last) else None
+    inner = None
+    if ensemble and frame["replicate"].nunique() > 1:
+        inner = inner_band(frame[(frame["metric"] == "share_origin") & (frame["scope"] == "world")], "world",
+                           "world", "share_origin")
+        inner = inner[pd.to_datetime(inner["date"]) == when].set_index("key")
+    parts = []
+    for row in last.itertuples(index=False):
+        text = f"{row.key} {row.q50:.1%} (10-90%: {row.q10:.1%}-{row.q90:.1%}"
+        if inner is not None and row.key in inner.index:
+            i = inner.loc[row.key]
+            text += f"; replicate noise alone {i['q10']:.1%}-{i['q90']:.1%}"
+        parts.append(text + ")")
+    if not parts:
+        return ""
+    return f"{when:%Y-%m} world share by origin: " + ", ".join(parts)
 
 
 def ensemble_record(plan: EnsemblePlan | None) -> dict | None:
