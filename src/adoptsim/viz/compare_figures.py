@@ -72,7 +72,8 @@ def compare_figure(curves: pd.DataFrame, differences: pd.DataFrame, path: Path, 
             ax_c.set_ylim(auto=True)
             points_axis(ax_d)
         name = metric + (f" [{key}]" if key else "")
-        ax_c.set_title(wrapped(f"{name}: median and 10–90% across replicates"), fontsize=10)
+        over = "plausible worlds (members × replicates)" if dist and "member" in (units or {}).values() else "replicates"
+        ax_c.set_title(wrapped(f"{name}: median and 10–90% across {over}"), fontsize=10)
         ax_d.set_title(wrapped(f"{name}: difference from {labels[0]}, 10–90%"), fontsize=10)
         ax_d.set_ylabel("difference" + (" (percentage points)" if is_share(metric) else ""))
         for ax in (ax_c, ax_d):
@@ -110,20 +111,20 @@ def effect_distribution(ax, final: pd.DataFrame, labels: list[str], col: dict, m
         v = final.loc[final["results"] == lab, "value"].to_numpy(dtype=float) * scale
         if not len(v):
             continue
-        y = i + np.linspace(-0.25, 0.25, len(v)) if len(v) > 1 else np.array([float(i)])
-        order = np.argsort(v, kind="stable")
-        ax.scatter(v[order], y, s=10, color=col[lab], alpha=0.6, linewidths=0)
+        # a fixed low-discrepancy jitter (golden ratio), uncorrelated with the values: no randomness
+        y = i + 0.05 + 0.4 * (((np.arange(len(v)) * 0.6180339887) % 1.0) - 0.5)
+        ax.scatter(v, y, s=12, color=col[lab], alpha=0.6, linewidths=0)
         q10, q50, q90 = np.quantile(v, [0.1, 0.5, 0.9])
-        ax.plot([q10, q90], [i - 0.35, i - 0.35], color=col[lab], linewidth=3, solid_capstyle="butt")
-        ax.plot([q50, q50], [i - 0.45, i - 0.25], color="#222222", linewidth=1.5)
+        ax.plot([q10, q90], [i - 0.3, i - 0.3], color=col[lab], linewidth=3, solid_capstyle="butt")
+        ax.plot([q50, q50], [i - 0.4, i - 0.2], color="#222222", linewidth=1.5)
         neg, pos = float((v < 0).mean()), float((v > 0).mean())
         what = "worlds" if units.get(lab) == "member" else "replicates"
-        ax.text(0.02, (i + 0.5) / max(1, len(labels)), f"{neg:.0%} {what} < 0 | {pos:.0%} > 0",
-                transform=ax.transAxes, fontsize=8, va="center", color=col[lab])
+        ax.text(0.02, i + 0.38, f"{neg:.0%} of {what} < 0, {pos:.0%} > 0", fontsize=8, va="center",
+                color=col[lab], transform=ax.get_yaxis_transform())
     ax.axvline(0, color="#333333", linewidth=0.8)
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels([wrapped(lab, 18) for lab in labels], fontsize=8)
-    ax.set_ylim(-0.7, len(labels) - 0.3)
+    ax.set_ylim(-0.5, len(labels) - 0.45)
     ax.set_xlabel("effect at the last date" + (" (percentage points)" if is_share(metric) else ""), fontsize=9)
     ax.set_title(wrapped(f"{metric}" + (f" [{key}]" if key else "") + f": effect vs {reference}, per world", 40),
                  fontsize=10)
