@@ -272,3 +272,17 @@ def test_p_positive_and_headline_on_a_constructed_case():
     assert unit1 == "replicate" and one.iloc[0]["p_positive"] == 0.5 and one.iloc[0]["n"] == 2
     h1 = headline(one.assign(results="x", reference="b"), "x", unit1, share=False)
     assert h1["text"].endswith("of replicates (one parameter set: no ensemble)")
+
+
+def test_budget_counts_members_times_replicates(world, capsys):
+    assert main(["run", str(world / "small.toml"), "--members", "3", "--replicates", "2", "--max-runs", "5",
+                 "--no-plots", "--quiet", "--out", str(world / "capped")]) == 2
+    err = capsys.readouterr().err
+    assert "3 member(s) x 2 replicate(s): 6 runs, more than the cap of 5" in err and not (world / "capped").exists()
+
+
+def test_rerun_of_an_ensemble_run_is_identical(world, tmp_path, capsys):
+    assert main(["rerun", str(world / "ens"), "--out", str(tmp_path / "again"), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["identical"] and any(c.startswith("members") for c in rep["checked"])
+    assert json.loads((tmp_path / "again" / "manifest.json").read_text())["members"] == 3
