@@ -286,3 +286,12 @@ def test_rerun_of_an_ensemble_run_is_identical(world, tmp_path, capsys):
     rep = json.loads(capsys.readouterr().out)
     assert rep["identical"] and any(c.startswith("members") for c in rep["checked"])
     assert json.loads((tmp_path / "again" / "manifest.json").read_text())["members"] == 3
+
+
+def test_validate_reads_the_ensemble_a_scenario_names(world, tmp_path, small_text, capsys):
+    assert main(["validate", str(world / "variants" / "tight.toml")]) == 0
+    scen = tmp_path / "s.toml"
+    scen.write_text(small_text.replace("seed = 3\n", 'seed = 3\nensemble = "missing.parquet"\n', 1))
+    capsys.readouterr()
+    assert main(["validate", str(scen)]) == 2
+    assert "meta.ensemble: " in capsys.readouterr().err

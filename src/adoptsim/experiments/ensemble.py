@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..core.metrics import tidy
-from ..core.model import AdoptionModel, release, replicate_seed
 from ..core.schema import Scenario, parse_scenario
 from ..errors import InputError, Problem
 from ..io.posterior import Posterior
@@ -150,6 +148,9 @@ def run_member(scenario: Scenario, seed: int, member: int, replicate: int, ensem
     """One run (in a worker): the tidy table of (draw ``member``, replicate ``replicate``) with an
     int32 ``member`` column; labels as categories. Without an ensemble, ``member`` is 0 and the
     seed is today's replicate seed."""
+    from ..core.metrics import tidy  # the model (Mesa) is loaded by runs only: validate stays fast
+    from ..core.model import AdoptionModel, release, replicate_seed
+
     seq = ensemble_seed(seed, member, replicate) if ensemble else replicate_seed(seed, replicate)
     model = AdoptionModel(scenario, seq, create_community_agents=False)
     try:
