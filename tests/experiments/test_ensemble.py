@@ -294,4 +294,4 @@ def test_validate_reads_the_ensemble_a_scenario_names(world, tmp_path, small_tex
     scen.write_text(small_text.replace("seed = 3\n", 'seed = 3\nensemble = "missing.parquet"\n', 1))
     capsys.readouterr()
     assert main(["validate", str(scen)]) == 2
-    assert "meta.ensemble: " in capsys.readouterr().err
+    assert "meta.ensemble: " in capsys.readouterr().out  # validate reports problems on stdout
