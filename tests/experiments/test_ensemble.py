@@ -295,3 +295,17 @@ def test_validate_reads_the_ensemble_a_scenario_names(world, tmp_path, small_tex
     capsys.readouterr()
     assert main(["validate", str(scen)]) == 2
     assert "meta.ensemble: " in capsys.readouterr().out  # validate reports problems on stdout
+
+
+def test_inner_band_is_the_replicate_only_part():
+    """Members 0 and 1 with replicates (1, 3) and (5, 7): pooled median 4, deviations from the
+    member means ±1, so the replicate-only band is 4 ± 1 (the pooled band is 1.6..6.4)."""
+    from adoptsim.analysis.bands import band, inner_band
+
+    frame = pd.DataFrame({"member": [0, 0, 1, 1], "replicate": [0, 1, 0, 1], "date": pd.Timestamp("2025-12-01"),
+                          "scope": "world", "scope_id": "world", "metric": "adoption", "key": "",
+                          "value": [1.0, 3, 5, 7]})
+    inner = inner_band(frame).iloc[0]
+    assert (inner["q10"], inner["q50"], inner["q90"]) == (3.0, 4.0, 5.0)
+    pooled = band(frame).iloc[0]
+    assert math.isclose(pooled["q10"], 1.6) and math.isclose(pooled["q90"], 6.4)
