@@ -24,8 +24,10 @@ LABELS = ("scope", "scope_id", "metric", "key")
 
 
 def on_disk(df: pd.DataFrame) -> pd.DataFrame:
-    """The frame as stored: dates as datetime64 (first of the month), '' as null in text columns."""
-    out = df.copy()
+    """The frame as stored: dates as datetime64 (first of the month), '' as null in text columns.
+    (A shallow copy: columns are replaced, never changed in place, so ``df`` is untouched and a
+    table of tens of millions of rows is not copied whole.)"""
+    out = df.copy(deep=False)
     if "date" in out:
         out["date"] = pd.to_datetime(out["date"])
     for col in out.columns:
@@ -58,12 +60,27 @@ def to_arrow(df: pd.DataFrame, meta: dict | None = None) -> pa.Table:
     return pa.Table.from_arrays([c.cast(f.type) for c, f in zip(table.columns, schema)], schema=schema)
 
 
+#: Rows converted to Arrow at a time when writing a large Parquet table (a multiple of the
+#: default row group, 1 Mi rows, so the row groups are those of one write): the peak memory of
+#: writing an ensemble's time series is one chunk's Arrow copy, not the whole table's.
+CHUNK_ROWS = 2 * 1024 * 1024
+
+
 def write_table(df: pd.DataFrame, path_stem: Path, fmt: str, meta: dict | None = None) -> Path:
     """Write a table as ``<stem>.parquet`` or ``<stem>.csv`` atomically; return the path."""
     path = Path(path_stem).with_suffix("." + fmt)
 
     def write(tmp: str) -> None:
-        if fmt == "parquet":
+        if fmt == "parquet" and len(df) > CHUNK_ROWS:
+            first = to_arrow(df.iloc[:CHUNK_ROWS], meta)
+            with pq.ParquetWriter(tmp, first.schema) as writer:
+                writer.write_table(first)
+                del first
+                for start in range(CHUNK_ROWS, len(df), CHUNK_ROWS):
+                    part = to_arrow(df.iloc[start:start + CHUNK_ROWS], meta)
+                    writer.write_table(part if part.schema.equals(writer.schema, check_metadata=True)
+                                       else part.cast(writer.schema))
+        elif fmt == "parquet":
             pq.write_table(to_arrow(df, meta), tmp)
         else:
             out = on_disk(df)
