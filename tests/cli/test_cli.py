@@ -13,7 +13,7 @@ import pytest
 from adoptsim.cli import main
 from adoptsim.io.scenario_files import load_scenario
 
-COLUMNS = ["replicate", "step", "date", "scope", "scope_id", "metric", "key", "value"]
+COLUMNS = ["member", "replicate", "step", "date", "scope", "scope_id", "metric", "key", "value"]
 
 
 def cli(*args, capsys):

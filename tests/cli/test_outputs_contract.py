@@ -27,8 +27,8 @@ method = "list"
 path = "choice.trust"
 values = [1.0, 3.0]
 """
-NUMERIC = {"value", "mean", "q10", "q50", "q90", "n", "step", "replicate", "point", "member", "duration", "cpu",
-           "seed", "choice.trust"}
+NUMERIC = {"value", "mean", "q10", "q50", "q90", "n", "step", "replicate", "point", "member", "run", "duration",
+           "cpu", "seed", "choice.trust", "sd_between", "sd_within", "median", "p_positive"}
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_keyless_metrics_have_null_keys_and_shards_name_their_run(folders):
     runs = pd.read_parquet(folders / "sweep" / "runs.parquet")
     assert runs["error"].isna().all()  # no error: null, not ''
     for row in runs.itertuples(index=False):
-        shard = duckdb.sql(f"SELECT DISTINCT run_key, point, replicate, member FROM "
+        shard = duckdb.sql(f"SELECT DISTINCT run_key, point, replicate, run FROM "
                            f"read_parquet('{folders / 'sweep' / 'runs' / (row.run_key + '.parquet')}')").fetchall()
         assert shard == [(row.run_key, row.point, row.replicate, row.point * 2 + row.replicate)]
     every = one(f"SELECT count(DISTINCT run_key) FROM read_parquet('{folders / 'sweep' / 'runs'}/*.parquet')")

@@ -50,18 +50,69 @@ def band(frame: pd.DataFrame, scope: str = "world", scope_id: str = "world", met
     return out.sort_values(["key", "date"]).reset_index(drop=True)
 
 
-def summarise_run(frame: pd.DataFrame) -> pd.DataFrame:
-    """Quantiles across replicates at each December and at the final month of a run's tidy table.
+def spread_parts(values: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Which uncertainty dominates, per group of ``by``: ``sd_between``, the standard deviation
+    (ddof 1) of the member means across members (NaN with one member), and ``sd_within``, the
+    pooled replicate standard deviation ``sqrt(sum_m (n_m - 1) s_m^2 / sum_m (n_m - 1))`` (NaN
+    with one replicate per member). ``values`` has ``member`` and ``value`` columns (a table
+    without ``member`` is one member)."""
+    v = values if "member" in values else values.assign(member=0)
+    per = v.groupby([*by, "member"], sort=True, observed=True)["value"].agg(["mean", "var", "count"])
+    per["ss"] = per["var"] * (per["count"] - 1)
+    g = per.groupby(level=list(range(len(by))), sort=True, observed=True)
+    dof = g["count"].sum() - g["count"].size()
+    out = pd.DataFrame({"sd_between": g["mean"].std(ddof=1),
+                        "sd_within": np.sqrt(g["ss"].sum(min_count=1) / dof.where(dof > 0))})
+    return out.reset_index()
 
-    Columns: ``date, scope, scope_id, metric, key, n, mean, q10, q50, q90``.
+
+def summarise_run(frame: pd.DataFrame) -> pd.DataFrame:
+    """Quantiles across members and replicates pooled, at each December and at the final month
+    of a run's tidy table, with the between-member and within-member (replicate) standard
+    deviations (:func:`spread_parts`).
+
+    Columns: ``date, scope, scope_id, metric, key, n, mean, q10, q50, q90, sd_between, sd_within``.
     """
     dates = pd.to_datetime(frame["date"])
     final = dates.max()
     pick = (dates.dt.month == 12) | (dates == final)
-    out = quantile_table(frame.loc[pick], ["date", "scope", "scope_id", "metric", "key"])
+    by = ["date", "scope", "scope_id", "metric", "key"]
+    sel = frame.loc[pick]
+    out = quantile_table(sel, by)
+    out = out.merge(spread_parts(sel, by), on=by, how="left")
     for col in ("scope", "scope_id", "metric", "key"):
         out[col] = out[col].astype(str)
     return out
+
+
+def inner_band(frame: pd.DataFrame, scope: str = "world", scope_id: str = "world", metric: str = "adoption",
+               keys: list[str] | None = None) -> pd.DataFrame:
+    """The replicate-only part of a pooled band, per date and key: the pooled median plus the
+    10% and 90% quantiles of the deviations of each run from its member's mean (columns
+    ``date, key, q10, q50, q90``). Its width is the band replicate noise alone would give; the
+    pooled band (:func:`band`) adds the spread between members."""
+    sel = frame[(frame["scope"] == scope) & (frame["scope_id"] == scope_id) & (frame["metric"] == metric)]
+    if keys is not None:
+        sel = sel[sel["key"].isin(keys)]
+    sel = sel[["member", "date", "key", "value"]] if "member" in sel else sel[["date", "key", "value"]].assign(member=0)
+    sel = sel.assign(key=sel["key"].astype(str))
+    dev = sel["value"] - sel.groupby(["key", "date", "member"], observed=True)["value"].transform("mean")
+    lo_hi = sel.assign(value=dev).groupby(["key", "date"], sort=True, observed=True)["value"].quantile(
+        [QUANTILES[0], QUANTILES[2]]).unstack(-1)
+    med = sel.groupby(["key", "date"], sort=True, observed=True)["value"].median()
+    out = pd.DataFrame({"q10": med + lo_hi[QUANTILES[0]], "q50": med, "q90": med + lo_hi[QUANTILES[2]]}).reset_index()
+    return out.sort_values(["key", "date"]).reset_index(drop=True)
+
+
+def worlds_caption(frame: pd.DataFrame) -> str:
+    """``plausible worlds: K members × R replicates`` (``R = 1: replicate spread not estimated``
+    when one replicate each) for a tidy table."""
+    k = int(frame["member"].nunique()) if "member" in frame else 1
+    r = int(frame["replicate"].nunique())
+    text = f"plausible worlds: {k} member{'s' if k != 1 else ''} × {r} replicate{'s' if r != 1 else ''}"
+    if k > 1 and r == 1:
+        text += " (one replicate each: the replicate-only band is not estimated)"
+    return text
 
 
 def band_width(table: pd.DataFrame, since: str | None = None) -> float:

@@ -142,17 +142,21 @@ def cmd_compare(args) -> int:
     if form == "figure":
         from ..workflows.compare import compare_pair
 
+        heads: list = []
         path = compare_pair(args.results[0], args.results[1], args.metric, level, ids[0], args.figure_format,
-                            args.out)
-        emit(args, str(path), {"command": "compare", "figure": str(path), "seconds": round(waited(args), 3)})
+                            args.out, report=heads)
+        emit(args, "\n".join([*(h["text"] for h in heads), str(path)]),
+             {"command": "compare", "figure": str(path), "headlines": heads, "seconds": round(waited(args), 3)})
         return 0
     from ..io.atomic import prepare_out_dir
     from ..workflows.compare import compare_folders
 
     out = prepare_out_dir(args.out, Path("results") / "compare", args.overwrite)
+    heads = []
     out = compare_folders(args.results, out, args.metric, level, ids[0], args.key, args.format or "parquet",
-                          args.figure_format)
-    emit(args, str(out), {"command": "compare", "out": str(out), "seconds": round(waited(args), 3)})
+                          args.figure_format, report=heads)
+    emit(args, "\n".join([*(h["text"] for h in heads), str(out)]),
+         {"command": "compare", "out": str(out), "headlines": heads, "seconds": round(waited(args), 3)})
     return 0
 
 

@@ -39,14 +39,21 @@ def cmd_run(args) -> int:
 
     scenario = find_input(args.scenario, ("scenarios",))
     expect_kind(scenario, ("scenario",), "run")
+    if args.workers is not None and args.scheduler:
+        raise AdoptsimError("--workers and --scheduler: give one (local processes or a Dask cluster)")
     rep = run_scenario(scenario, seed=args.seed, replicates=args.replicates, out=args.out,
                        overwrite=args.overwrite, fmt=args.format or "parquet", plots=not args.no_plots,
                        progress=make_progress(args.quiet), on_stage=lambda s: status(args.quiet, s),
-                       budget=budget(args))
+                       budget=budget(args), ensemble=args.ensemble, members=args.members, workers=args.workers,
+                       scheduler=args.scheduler)
     secs = waited(args)
-    emit(args, f"{rep.name}: {rep.replicates} replicate(s) x {rep.months} months in {secs:.1f} s -> {rep.out}",
-         {"command": "run", "scenario": rep.name, "replicates": rep.replicates, "months": rep.months,
-          "seconds": round(secs, 3), "out": str(rep.out)})
+    runs = (f"{rep.members} member(s) x {rep.replicates} replicate(s)" if rep.ensemble
+            else f"{rep.replicates} replicate(s)")
+    text = f"{rep.name}: {runs} x {rep.months} months in {secs:.1f} s -> {rep.out}"
+    emit(args, text + (f"\n{rep.note}" if rep.note else ""),
+         {"command": "run", "scenario": rep.name, "replicates": rep.replicates, "members": rep.members,
+          "ensemble": rep.ensemble, "months": rep.months, "seconds": round(secs, 3), "out": str(rep.out),
+          "note": rep.note})
     return 0
 
 

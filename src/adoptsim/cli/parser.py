@@ -85,7 +85,14 @@ def add_run_commands(sub, common) -> None:
     r = sub.add_parser("run", help="run a scenario and write a results folder", parents=[common], allow_abbrev=False)
     r.add_argument("scenario", help="scenario TOML file, or the name of a bundled scenario (adoptsim list)")
     r.add_argument("--seed", type=int, default=None, help="random seed (default: [meta] seed)")
-    r.add_argument("--replicates", type=int, default=10, help="replicates (default 10)")
+    r.add_argument("--replicates", type=int, default=None,
+                   help="replicates (per member with an ensemble; default 2 with an ensemble, else 10)")
+    r.add_argument("--ensemble", default=None, metavar="FILE|none",
+                   help="posterior file to run over (default: the scenario's [meta] ensemble); "
+                        "'none' runs the point scenario")
+    r.add_argument("--members", type=int, default=None, metavar="K",
+                   help="ensemble members drawn by weight (default: all, up to 100)")
+    executor_flags(r)
     out_flags(r, "results/<scenario>")
     table_format(r)
     r.add_argument("--no-plots", action="store_true", help="do not draw figures")

@@ -42,6 +42,10 @@ class Meta(_Strict):
     start: YearMonth = "2025-01"
     months: Annotated[int, Field(ge=1, le=1200)] = 72
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 7
+    # the posterior ensemble this scenario runs over (docs/experiments.md, "Ensembles"): a path
+    # relative to the file that declares it, made absolute by the loader (adoptsim.io); the core
+    # never reads it. Not part of the digest: it names where the parameters come from, not a rule.
+    ensemble: str | None = None
 
 
 class Adoption(_Strict):
@@ -236,8 +240,13 @@ class Scenario(_Strict):
         return tomli_w.dumps(self.to_dict())
 
     def digest(self) -> str:
-        """SHA-256 of the resolved scenario: identical scenarios have identical digests."""
-        return hashlib.sha256(self.to_toml().encode()).hexdigest()
+        """SHA-256 of the resolved scenario: identical scenarios have identical digests.
+        ``meta.ensemble`` (where an ensemble of parameter sets lives, an absolute path once
+        loaded) is left out: it changes no run of this scenario, and the digest must not depend
+        on where the repository is checked out."""
+        d = self.to_dict()
+        d["meta"].pop("ensemble", None)
+        return hashlib.sha256(tomli_w.dumps(d).encode()).hexdigest()
 
 
 # ---- validation ----------------------------------------------------------------------------

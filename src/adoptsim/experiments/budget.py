@@ -112,12 +112,17 @@ def run_memory(scenario: Scenario, metrics=METRICS) -> int:
     return kernel + network + table_rows(scenario, metrics) * ROW_BYTES
 
 
-def estimate_run(scenario: Scenario, replicates: int) -> Estimate:
-    """``adoptsim run``: the replicates run in turn, every tidy table kept."""
-    rows = table_rows(scenario) * replicates
-    memory = PROCESS_BYTES + run_memory(scenario) + rows * ROW_BYTES
-    return Estimate(f"{scenario.meta.name}: {replicates} replicate(s)", memory, replicates,
-                    rows * DISK_ROW_BYTES + (1 << 20))
+def estimate_run(scenario: Scenario, replicates: int, members: int = 1, workers: int = 1) -> Estimate:
+    """``adoptsim run``: ``members`` x ``replicates`` runs (an ensemble's members, or one member
+    without), every tidy table kept by the parent; ``workers`` > 1 worker processes each hold one
+    run besides."""
+    runs = members * replicates
+    rows = table_rows(scenario) * runs
+    extra = (workers - 1) * (PROCESS_BYTES + run_memory(scenario)) if workers > 1 else 0
+    memory = PROCESS_BYTES + run_memory(scenario) + rows * ROW_BYTES + extra
+    what = (f"{scenario.meta.name}: {members} member(s) x {replicates} replicate(s)" if members > 1
+            else f"{scenario.meta.name}: {replicates} replicate(s)")
+    return Estimate(what, memory, runs, rows * DISK_ROW_BYTES + (1 << 20))
 
 
 def estimate_sweep(what: str, base: Scenario, runs: int, workers: int, metrics) -> Estimate:

@@ -61,7 +61,7 @@ from .spec import Experiment
 EXIT_FAILED_RUNS = 3  # the sweep finished but some runs failed
 SHARD_COLUMNS = ["step", "date", "scope", "scope_id", "metric", "key", "value"]
 #: Columns naming the run in every row of its shard (docs/outputs.md): no regex on file names.
-SHARD_IDS = ["run_key", "point", "replicate", "member"]
+SHARD_IDS = ["run_key", "point", "replicate", "run"]
 
 
 # ---- runs --------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ def run_task(scenario: Scenario, seed: int, replicate: int, metrics: tuple[str, 
             release(model)
         meta = meta or {}
         ids = {"run_key": meta.get("key", ""), "point": meta.get("point", -1), "replicate": replicate,
-               "member": meta.get("member", -1)}
+               "run": meta.get("run", -1)}
         table = shard_table(columns, ids, meta)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
@@ -137,7 +137,7 @@ def shard_table(columns: dict, ids: dict, meta: dict) -> pa.Table:
         "run_key": _labels(np.zeros(n, np.int64), [ids["run_key"]]),
         "point": pa.array(np.full(n, ids["point"], dtype=np.int64)),
         "replicate": pa.array(np.full(n, ids["replicate"], dtype=np.int64)),
-        "member": pa.array(np.full(n, ids["member"], dtype=np.int64)),
+        "run": pa.array(np.full(n, ids["run"], dtype=np.int64)),
         "step": pa.array(columns["step"].astype(np.int32)),
         "date": pa.array(np.asarray(columns["date"]).astype("datetime64[D]"), type=pa.date32()),
     }
@@ -336,7 +336,7 @@ def execute(pool: Workers, todo, exp: Experiment, rec: _Recorder, out: Path) -> 
             if spec is None:
                 return True
             meta = {"key": spec.key, "point": spec.point, "replicate": spec.replicate, "seed": exp.spec.seed,
-                    "member": spec.point * exp.spec.replicates + spec.replicate}
+                    "run": spec.point * exp.spec.replicates + spec.replicate}
             try:
                 fut = pool.submit(run_task, spec.scenario, exp.spec.seed, spec.replicate, metrics, meta)
             except BrokenProcessPool:  # a worker died since the last wait

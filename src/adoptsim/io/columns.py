@@ -10,7 +10,17 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "run_key": ("SHA-256 of the resolved scenario, seed and replicate: identical variants share a key", ""),
     "point": ("design point number, in design order", "index"),
     "replicate": ("replicate number; replicate r uses child r of numpy.random.SeedSequence(seed)", "index"),
-    "member": ("the run's number in the ensemble: point x replicates + replicate", "index"),
+    "member": ("ensemble member of the run: draw k (0..K-1) of an ensemble run (members.parquet names its "
+               "posterior member), 0 without an ensemble; in a posterior file, the member's row", "index"),
+    "run": ("a sweep run's number: point x replicates + replicate", "index"),
+    "posterior_member": ("the posterior row (its member column) drawn as this member", "index"),
+    "weight": ("the posterior weight of the member", "fraction"),
+    "sd_between": ("standard deviation across members of the member means (NaN with one member)", "metric unit"),
+    "sd_within": ("pooled standard deviation across replicates within members (NaN with one replicate)",
+                  "metric unit"),
+    "median": ("median effect across plausible worlds (members; replicates without an ensemble)", "metric unit"),
+    "p_positive": ("share of plausible worlds (members, each 1/K; replicates without an ensemble) whose effect "
+                   "is > 0", "fraction"),
     "seed": ("the experiment's or run's root seed", ""),
     "step": ("month number; step 1 is the scenario's start month (state at the end of the month)", "month"),
     "date": ("the month, as its first day", "date"),

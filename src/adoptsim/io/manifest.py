@@ -78,13 +78,18 @@ def display_names(scenario: Scenario) -> dict[str, dict[str, str]]:
 
 
 def run_manifest(scenario: Scenario, scenario_file: str, seed: int, replicates: int, fmt: str,
-                 elapsed: float) -> dict:
-    """The manifest of a results folder written by ``adoptsim run``."""
+                 elapsed: float, ensemble: dict | None = None, executor: str | None = None) -> dict:
+    """The manifest of a results folder written by ``adoptsim run``: ``members`` is the number
+    of ensemble members run (1 without an ensemble), ``ensemble`` what they were (file, SHA-256,
+    draws, applied and kept paths; null without an ensemble)."""
     man = build_manifest(
         "run", scenario=scenario.meta.name, description=scenario.meta.description,
         scenario_file=str(scenario_file), scenario_hash=scenario.digest(), seed=int(seed),
-        replicates=int(replicates), start=scenario.meta.start, months=scenario.meta.months, format=fmt,
+        replicates=int(replicates), members=int(ensemble["members"]) if ensemble else 1, ensemble=ensemble,
+        start=scenario.meta.start, months=scenario.meta.months, format=fmt,
         policies=policy_list(scenario), labels=display_names(scenario))
+    if executor is not None:
+        man["executor"] = executor
     # the key order of the first version of the format: elapsed time before the versions
     versions_ = man.pop("versions")
     man["elapsed_seconds"] = round(float(elapsed), 3)

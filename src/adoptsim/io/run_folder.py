@@ -1,7 +1,7 @@
 """Results folders of ``adoptsim run``: writing one, loading one back.
 
 A results folder (docs/outputs.md) holds ``timeseries.parquet`` (or ``.csv``),
-``summary.parquet`` (or ``.csv``), ``manifest.json``, ``scenario.resolved.toml`` and
+``summary.parquet`` (or ``.csv``), ``members.parquet`` (an ensemble run's members), ``manifest.json``, ``scenario.resolved.toml`` and
 ``plots/``. It is written into a hidden temporary folder beside its destination and renamed into
 place only when complete (:func:`adoptsim.io.atomic.publish_dir`), so an interrupted run never
 leaves a half-written results folder.
@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..core.schema import Scenario
@@ -23,12 +24,15 @@ from .tables import FORMATS, read_table, write_table
 
 
 def write_run(tmp: Path, frame: pd.DataFrame, summary: pd.DataFrame, scenario: Scenario, manifest: dict,
-              fmt: str) -> None:
-    """Fill a (temporary) results folder with the tables, the resolved scenario and the manifest."""
+              fmt: str, members: pd.DataFrame | None = None) -> None:
+    """Fill a (temporary) results folder with the tables (``members`` too, for an ensemble run),
+    the resolved scenario and the manifest."""
     if fmt not in FORMATS:
         raise AdoptsimError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     write_table(frame, tmp / "timeseries", fmt)
     write_table(summary, tmp / "summary", fmt)
+    if members is not None:
+        write_table(members, tmp / "members", fmt)
     atomic_write_text(tmp / "scenario.resolved.toml", scenario.to_toml())
     write_manifest(tmp, manifest)
 
@@ -62,4 +66,6 @@ def load_results(path: str | Path) -> Results:
         raise AdoptsimError(f"{path}: not a results folder: timeseries.parquet (or .csv) is missing") from None
     except Exception as exc:  # a corrupt table: say which file
         raise AdoptsimError(f"{path}: cannot read timeseries table: {exc}") from None
+    if "member" not in frame:  # a folder written before ensembles: one member
+        frame.insert(0, "member", np.zeros(len(frame), dtype=np.int32))
     return Results(path=path, frame=frame, manifest=meta)

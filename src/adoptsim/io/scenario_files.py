@@ -128,11 +128,30 @@ def deep_merge(parent: dict, child: dict) -> dict:
     return out
 
 
+def resolve_ensemble(data: dict, path: Path, display: str) -> None:
+    """``[meta] ensemble`` is a path relative to the file that declares it: make it absolute
+    here, before merging, so that a scenario that ``extends`` this one inherits the right file.
+    ``"none"`` (any case) is kept: it switches an inherited ensemble off. Whether the file is a
+    posterior is checked where it is read (:mod:`adoptsim.io.posterior`)."""
+    meta = data.get("meta")
+    if not isinstance(meta, dict) or "ensemble" not in meta:
+        return
+    value = meta["ensemble"]
+    if not isinstance(value, str) or not value.strip():
+        raise InputError([Problem(display, "meta.ensemble", f"expected the path of a posterior .parquet file "
+                                  f"(relative to this file) or \"none\", got {value!r}")])
+    if value.strip().lower() == "none":
+        meta["ensemble"] = "none"
+        return
+    meta["ensemble"] = os.path.abspath(path.parent / value)
+
+
 def load_raw(path: str | Path, _stack: tuple[Path, ...] = ()) -> dict:
     """Read a scenario file with its ``extends`` chain merged, as plain data (not validated)."""
     path = Path(path)
     display = str(path)
     data = read_toml(path, display)
+    resolve_ensemble(data, path, display)
     parent = data.pop("extends", None)
     if parent is None:
         return data

@@ -24,14 +24,18 @@ LABELS = ("scope", "scope_id", "metric", "key")
 
 
 def on_disk(df: pd.DataFrame) -> pd.DataFrame:
-    """The frame as stored: dates as datetime64 (first of the month), '' as null in text columns."""
-    out = df.copy()
+    """The frame as stored: dates as datetime64 (first of the month), '' as null in text columns.
+    (A shallow copy: columns are replaced, never changed in place, so ``df`` is untouched and a
+    table of tens of millions of rows is not copied whole.)"""
+    out = df.copy(deep=False)
     if "date" in out:
         out["date"] = pd.to_datetime(out["date"])
     for col in out.columns:
         s = out[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            out[col] = s.astype(object).where(s.astype(object) != "", None)
+            # stays a category ('' dropped: null), decoded to strings by Arrow (to_arrow), which
+            # is far faster than Python strings for the tens of millions of rows of an ensemble
+            out[col] = s.cat.remove_categories([""]) if "" in s.cat.categories else s
         elif s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
             out[col] = s.astype(object).where(~s.map(lambda v: isinstance(v, str) and v == ""), None)
     return out
@@ -43,6 +47,8 @@ def to_arrow(df: pd.DataFrame, meta: dict | None = None) -> pa.Table:
     table = pa.Table.from_pandas(on_disk(df), preserve_index=False)
     fields = []
     for f in table.schema:
+        if pa.types.is_dictionary(f.type):  # a category: stored as plain strings
+            f = f.with_type(pa.string() if pa.types.is_large_string(f.type.value_type) else f.type.value_type)
         if f.name == "date" and pa.types.is_timestamp(f.type):
             f = f.with_type(pa.date32())
         text, unit = describe(f.name)
@@ -54,12 +60,27 @@ def to_arrow(df: pd.DataFrame, meta: dict | None = None) -> pa.Table:
     return pa.Table.from_arrays([c.cast(f.type) for c, f in zip(table.columns, schema)], schema=schema)
 
 
+#: Rows converted to Arrow at a time when writing a large Parquet table (a multiple of the
+#: default row group, 1 Mi rows, so the row groups are those of one write): the peak memory of
+#: writing an ensemble's time series is one chunk's Arrow copy, not the whole table's.
+CHUNK_ROWS = 2 * 1024 * 1024
+
+
 def write_table(df: pd.DataFrame, path_stem: Path, fmt: str, meta: dict | None = None) -> Path:
     """Write a table as ``<stem>.parquet`` or ``<stem>.csv`` atomically; return the path."""
     path = Path(path_stem).with_suffix("." + fmt)
 
     def write(tmp: str) -> None:
-        if fmt == "parquet":
+        if fmt == "parquet" and len(df) > CHUNK_ROWS:
+            first = to_arrow(df.iloc[:CHUNK_ROWS], meta)
+            with pq.ParquetWriter(tmp, first.schema) as writer:
+                writer.write_table(first)
+                del first
+                for start in range(CHUNK_ROWS, len(df), CHUNK_ROWS):
+                    part = to_arrow(df.iloc[start:start + CHUNK_ROWS], meta)
+                    writer.write_table(part if part.schema.equals(writer.schema, check_metadata=True)
+                                       else part.cast(writer.schema))
+        elif fmt == "parquet":
             pq.write_table(to_arrow(df, meta), tmp)
         else:
             out = on_disk(df)
@@ -73,10 +94,21 @@ def write_table(df: pd.DataFrame, path_stem: Path, fmt: str, meta: dict | None =
 def from_arrow(table: pa.Table) -> pd.DataFrame:
     """A frame of a table written under the contract: dates as datetime64[ms], labels as
     categories with '' for null."""
+    import pyarrow.compute as pc
+
+    for col in LABELS:  # dictionary-encoded by Arrow: categories without Python strings per row
+        if col in table.column_names and (pa.types.is_string(table.schema.field(col).type)
+                                          or pa.types.is_large_string(table.schema.field(col).type)):
+            i = table.column_names.index(col)
+            table = table.set_column(i, col, pc.dictionary_encode(pc.fill_null(table.column(col), "")))
     df = table.to_pandas(date_as_object=False)
     for col in LABELS:
         if col in df:
-            df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str).astype("category")
+            s = df[col]
+            if not isinstance(s.dtype, pd.CategoricalDtype):
+                s = s.astype(object).where(s.notna(), "").astype(str).astype("category")
+            cats = s.cat.categories
+            df[col] = s.cat.set_categories(pd.Index(sorted(map(str, cats)), dtype=str)) if len(cats) else s
     return df
 
 

@@ -1,9 +1,15 @@
 """The figures of one run (``adoptsim run``, ``adoptsim plot``): adoption, a metric by scope,
 regions, vendors, the nation × origin heat map and critical dependency (docs/outputs.md).
 
-Every figure shows the median across replicates with a shaded 10–90% band, dated axes, policy
+Every figure shows the median across runs with a shaded 10–90% band, dated axes, policy
 starts marked, and one fixed colour per origin, licence and vendor across all figures. Each takes
 the tidy time series, the run's manifest (a dict) and the path to write.
+
+**Ensemble runs** (several members): the band pools members and replicates; a darker inner band
+is the replicate-only part (:func:`adoptsim.analysis.bands.inner_band`: the pooled median plus
+the 10–90% quantiles of each run's deviation from its member's mean), and titles say
+"plausible worlds: K members × R replicates" (with R = 1 the inner band cannot be estimated and
+the title says so).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
-from ..analysis.bands import band
+from ..analysis.bands import band, inner_band, worlds_caption
 from .style import (SHARE_METRICS, colour, date_axis, draw_bands, label, note_figure, policy_marks, replicates_note,
                     save_figure, share_axis, side_legend)
 
@@ -60,20 +66,55 @@ def show_dates_above_gaps(axes) -> None:
             if axes[r, c].get_visible() and below_hidden:
                 axes[r, c].xaxis.set_tick_params(labelbottom=True)
 
+def is_ensemble(frame: pd.DataFrame) -> bool:
+    """Whether the table holds several ensemble members."""
+    return "member" in frame and frame["member"].nunique() > 1
+
+
+def runs_note(frame: pd.DataFrame) -> str:
+    """What a band is over: ``median of N replicates`` without an ensemble, ``median over
+    plausible worlds: K members × R replicates`` with one (:func:`worlds_caption`)."""
+    return f"median over {worlds_caption(frame)}" if is_ensemble(frame) else replicates_note(frame)
+
+
+def band_note(frame: pd.DataFrame) -> str:
+    """The shading, as said in titles: the pooled band, and the inner replicate-only band when drawn."""
+    if is_ensemble(frame) and frame["replicate"].nunique() > 1:
+        return "shaded band 10–90% (darker inner band: replicate noise alone)"
+    return "shaded band 10–90%"
+
+
+def draw_inner(ax, frame: pd.DataFrame, scope: str, scope_id: str, metric: str, rename: dict | None = None,
+               keys: list[str] | None = None) -> None:
+    """The darker replicate-only inner band of each key (ensemble runs with R > 1 only)."""
+    if not is_ensemble(frame) or frame["replicate"].nunique() < 2:
+        return
+    inner = inner_band(frame, scope, scope_id, metric)
+    for key, k in inner.groupby("key", sort=True):
+        name = (rename or {}).get(key, key)
+        if keys is not None and name not in keys:
+            continue
+        ax.fill_between(k["date"], k["q10"], k["q90"], color=colour(name), alpha=0.35, linewidth=0)
+
+
 def adoption_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str = "world",
                     scope_id: str = "world") -> Path:
-    """Open vs closed and by origin: median with a 10–90% band across replicates."""
-    n_rep = int(frame["replicate"].nunique())
+    """Open vs closed and by origin: median with a 10–90% band across runs (and the inner
+    replicate-only band of an ensemble)."""
     fig, axes = note_figure(2, 12, 5.6, manifest.get("policies", []))
     axes[1].sharey(axes[0])
+    frame = frame[(frame["scope"] == scope) & (frame["scope_id"] == scope_id)]  # filtered once: ensembles are large
     lic = band(frame, scope, scope_id, "share_license")
     total = band(frame, scope, scope_id, "adoption")
     total["key"] = "any model"
     draw_bands(axes[0], pd.concat([total, lic]), labels={"open": "open weights", "closed": "closed (API)",
                                                           "any model": "any model (adoption)"},
                 order=["any model", "open", "closed"])
+    draw_inner(axes[0], frame, scope, scope_id, "share_license")
+    draw_inner(axes[0], frame, scope, scope_id, "adoption", rename={"": "any model"})
     axes[0].set_title("Open-weight vs closed models")
     draw_bands(axes[1], band(frame, scope, scope_id, "share_origin"))
+    draw_inner(axes[1], frame, scope, scope_id, "share_origin")
     axes[1].set_title("By origin of the model")
     for ax in axes:
         share_axis(ax, "adoption")
@@ -83,7 +124,7 @@ def adoption_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str 
     axes[1].set_ylabel("")
     where = WORLD_TITLE if scope == "world" else scope_title(scope, scope_id, manifest)
     fig.suptitle(f"{manifest.get('scenario', '')}: AI model adoption, {where}\n"
-                 f"median of {n_rep} replicate{'s' if n_rep != 1 else ''}, shaded band 10–90%; "
+                 f"{runs_note(frame)}, {band_note(frame)}\n"
                  "dotted lines: policy starts (numbered, named below)", fontsize=11)
     return save_figure(fig, path)
 
@@ -105,7 +146,8 @@ def metric_figure(frame: pd.DataFrame, manifest: dict, path: Path, metric: str, 
     names = key_labels(frame, metric, manifest)
     handles = {}
     for ax, sid in zip(axes.flat, ids):
-        draw_bands(ax, band(frame, by, sid, metric), labels=names)
+        draw_bands(ax, band(sel, by, sid, metric), labels=names)
+        draw_inner(ax, sel, by, sid, metric)
         ax.set_title(scope_title(by, sid, manifest), fontsize=10)
         share_axis(ax, metric)
         date_axis(ax)
@@ -119,7 +161,7 @@ def metric_figure(frame: pd.DataFrame, manifest: dict, path: Path, metric: str, 
         side_legend(fig, list(handles.values()), list(handles.keys()))
     where = (WORLD_TITLE if metric in SHARE_METRICS else "world") if by == "world" else f"by {by}"
     fig.suptitle(f"{manifest.get('scenario', '')}: {metric}, {where}\n"
-                 f"{replicates_note(frame)}, shaded band 10–90%", fontsize=11)
+                 f"{runs_note(frame)}, {band_note(frame)}", fontsize=11)
     return save_figure(fig, path)
 
 
@@ -162,8 +204,10 @@ def vendors_figure(frame: pd.DataFrame, manifest: dict, path: Path, scope: str =
     side_legend(ax, handles[::-1], labels[::-1], title="vendor")
     where = WORLD_TITLE if scope == "world" else scope_title(scope, scope_id, manifest)
     n = int(frame["replicate"].nunique())
+    over = (f"mean over {worlds_caption(frame)}" if is_ensemble(frame)
+            else f"mean of {n} replicate{'s' if n != 1 else ''}")
     ax.set_title(f"{manifest.get('scenario', '')}: share of developers by vendor, {where}\n"
-                 f"mean of {n} replicate{'s' if n != 1 else ''} (stacked); dotted lines: policy starts", fontsize=11)
+                 f"{over} (stacked); dotted lines: policy starts", fontsize=11)
     return save_figure(fig, path)
 
 
@@ -193,7 +237,7 @@ def heatmap_figure(frame: pd.DataFrame, manifest: dict, path: Path, date: str | 
     ax.set_ylabel("nation or bloc")
     fig.colorbar(im, ax=ax, format=PercentFormatter(1.0, decimals=0), label="share of the nation's adopters",
                  fraction=0.12, shrink=0.6)
-    ax.set_title(f"{manifest.get('scenario', '')}: who builds on whose models, {when:%Y-%m}\n{replicates_note(frame)}",
+    ax.set_title(f"{manifest.get('scenario', '')}: who builds on whose models, {when:%Y-%m}\n{runs_note(frame)}",
                  fontsize=10)
     return save_figure(fig, path)
 
@@ -203,6 +247,7 @@ def dependency_figure(frame: pd.DataFrame, manifest: dict, path: Path,
     """Critical dependency over time: share of government and health developers on a foreign
     origin's models — small multiples, the world and each selected nation in its own panel
     (median with 10–90% band), so a nation at 0 stays visible."""
+    frame = frame[frame["metric"] == "critical_dependency"]  # filtered once: ensembles are large
     known = set(map(str, frame.loc[frame["scope"] == "nation", "scope_id"].unique()))
     scopes = [("world", "world")] + [("nation", n) for n in nations if n in known]
     cols = min(len(scopes), 4)
@@ -213,6 +258,9 @@ def dependency_figure(frame: pd.DataFrame, manifest: dict, path: Path,
         b = band(frame, scope, sid, "critical_dependency")
         ax.fill_between(b["date"], b["q10"], b["q90"], color="#444444", alpha=0.18, linewidth=0)
         ax.plot(b["date"], b["q50"], color="black" if scope == "world" else colour(sid), linewidth=2.0)
+        if is_ensemble(frame) and frame["replicate"].nunique() > 1:
+            ib = inner_band(frame, scope, sid, "critical_dependency")
+            ax.fill_between(ib["date"], ib["q10"], ib["q90"], color="#444444", alpha=0.35, linewidth=0)
         ax.set_title(scope_title(scope, sid, manifest), fontsize=10)
         share_axis(ax, "critical_dependency")
         ax.set_ylim(-0.02, 1.02)
@@ -224,7 +272,7 @@ def dependency_figure(frame: pd.DataFrame, manifest: dict, path: Path,
     show_dates_above_gaps(axes)
     fig.supylabel("critical developers on foreign models", fontsize=10)
     fig.suptitle(f"{manifest.get('scenario', '')}: critical dependency (government and health developers "
-                 f"using a foreign origin's models)\n{replicates_note(frame)}, shaded band 10–90%; "
+                 f"using a foreign origin's models)\n{runs_note(frame)}, {band_note(frame)}; "
                  "dotted lines: policy starts", fontsize=10)
     return save_figure(fig, path)
 

@@ -3,15 +3,17 @@ the first (docs/experiments.md).
 
 Both forms go through one path: :func:`adoptsim.analysis.compare.check_comparable` (same start
 month, horizon and requested scope, else refuse), :func:`adoptsim.analysis.compare.compare_results`
-(replicate-paired differences only when the runs share seed and replicates, unpaired otherwise)
-and :func:`adoptsim.viz.compare_figures.compare_figure`.
+(run-paired differences only when the runs share seed and (member, replicate) ids, unpaired
+otherwise; ensemble runs must share their draws, else refuse; robust effects per plausible
+world), :func:`adoptsim.analysis.compare.headline` (the sentence each form prints) and
+:func:`adoptsim.viz.compare_figures.compare_figure`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..analysis.compare import check_comparable, compare_results, result_labels
+from ..analysis.compare import check_comparable, compare_results, headline, result_labels
 from ..core import SCOPES
 from ..errors import AdoptsimError
 from ..io.atomic import publish_dir
@@ -19,11 +21,28 @@ from ..io.manifest import build_manifest, write_manifest
 from ..io.run_folder import Results, load_results
 from ..io.tables import FORMATS, write_table
 from ..viz.compare_figures import compare_figure
-from ..viz.style import slug
+from ..viz.style import is_share, slug
 from .checks import check_metric, known_scope_ids
 
-PAIRING = ("paired: replicate r minus reference replicate r (same manifest seed and replicate ids); "
-           "unpaired: every replicate minus every reference replicate (difference of independent draws)")
+PAIRING = ("paired: run (member k, replicate r) minus reference run (k, r) (same manifest seed and run ids; "
+           "ensemble runs: same posterior and draws); unpaired: every replicate minus every reference replicate "
+           "(difference of independent draws)")
+EFFECTS = ("effect in one plausible world = a member's mean paired difference over its replicates; median, q10, "
+           "q90 across members; p_positive = share of members (each weighing 1/K after resampling by weight) whose "
+           "effect is > 0; with one member (no ensemble) over replicates instead")
+
+
+def headlines(cmp, metric: str, scope: str, scope_id: str, key: str | None = None) -> list[dict]:
+    """One headline per compared results (:func:`adoptsim.analysis.compare.headline`), its
+    ``text`` prefixed with what is compared: ``push vs base: share_origin [CN], world, 2030-12: ...``."""
+    out = []
+    for lab, unit in cmp.units.items():
+        h = headline(cmp.effects, lab, unit, is_share(metric), key)
+        ref = str(cmp.effects.loc[cmp.effects["results"] == lab, "reference"].iloc[0])
+        what = metric + (f" [{h['key']}]" if h["key"] else "")
+        h["text"] = f"{lab} vs {ref}: {what}, {where_label(scope, scope_id)}, {h['date']}: {h['text']}"
+        out.append({"results": lab, "reference": ref, **h})
+    return out
 
 
 def merged_policies(loaded: list[Results]) -> list[dict]:
@@ -48,9 +67,11 @@ def where_label(scope: str, scope_id: str) -> str:
 
 
 def compare_pair(base_dir: str | Path, alt_dir: str | Path, metric: str = "share_origin", by: str = "world",
-                 scope_id: str = "world", fmt: str = "png", out: str | Path | None = None) -> Path:
+                 scope_id: str = "world", fmt: str = "png", out: str | Path | None = None,
+                 report: list | None = None) -> Path:
     """The two-folder form: one figure of ``alt_dir`` against ``base_dir`` written to ``out``, or
-    by default into ``ALT/plots/compare_<base>_<metric>[_<scope id>].<fmt>``. Returns its path."""
+    by default into ``ALT/plots/compare_<base>_<metric>[_<scope id>].<fmt>``. Returns its path;
+    the headline effect (:func:`headlines`) is appended to ``report`` when given."""
     check_metric(metric)
     paths = [Path(base_dir), Path(alt_dir)]
     loaded = [load_results(p) for p in paths]
@@ -60,11 +81,16 @@ def compare_pair(base_dir: str | Path, alt_dir: str | Path, metric: str = "share
             raise AdoptsimError(f"--scope: no {by} {scope_id!r} in {res.path}; known: {', '.join(sorted(known))}")
     items = [(lab, r.frame, r.manifest) for lab, r in zip(result_labels(paths), loaded)]
     check_comparable(items, by, scope_id)
-    curves, diffs = compare_results(items, metric, by, scope_id)
+    try:
+        cmp = compare_results(items, metric, by, scope_id)
+    except ValueError as exc:
+        raise AdoptsimError(f"compare: {exc}") from None
+    if report is not None:
+        report += headlines(cmp, metric, by, scope_id)
     name = slug(f"compare_{paths[0].name}_{metric}" + ("" if by == "world" else f"_{scope_id}"))
     path = Path(out) if out is not None else paths[1] / "plots" / f"{name}.{fmt}"
-    return compare_figure(curves, diffs, path, metric, where_label(by, scope_id), merged_policies(loaded),
-                          labels=merged_labels(loaded))
+    return compare_figure(cmp.curves, cmp.differences, path, metric, where_label(by, scope_id),
+                          merged_policies(loaded), final=cmp.final, units=cmp.units, labels=merged_labels(loaded))
 
 
 def check_compare_options(folders: list, metric: str, scope: str, scope_id: str | None, fmt: str) -> str:
@@ -99,23 +125,29 @@ def load_compared(paths: list[Path], metric: str, scope: str, scope_id: str, key
 
 
 def compare_manifest(labels: list[str], paths: list[Path], loaded: list[Results], diffs, metric: str, scope: str,
-                     scope_id: str, key: str | None) -> dict:
+                     scope_id: str, key: str | None, units: dict | None = None,
+                     heads: list[dict] | None = None) -> dict:
     """The ``manifest.json`` of a compare folder: the results compared and how each was paired."""
     pairing = {lab: bool(diffs.loc[diffs["results"] == lab, "paired"].iloc[0]) if (diffs["results"] == lab).any()
                else None for lab in labels[1:]}
     results = [{"label": lab, "path": str(p), "scenario": r.manifest.get("scenario"), "seed": r.manifest.get("seed"),
-                "replicates": r.manifest.get("replicates"), "scenario_hash": r.manifest.get("scenario_hash"),
-                "paired_with_reference": pairing.get(lab)} for lab, p, r in zip(labels, paths, loaded)]
+                "replicates": r.manifest.get("replicates"), "members": r.manifest.get("members", 1),
+                "ensemble": (r.manifest.get("ensemble") or {}).get("file"),
+                "ensemble_sha256": (r.manifest.get("ensemble") or {}).get("sha256"),
+                "scenario_hash": r.manifest.get("scenario_hash"),
+                "paired_with_reference": pairing.get(lab), "effect_unit": (units or {}).get(lab)}
+               for lab, p, r in zip(labels, paths, loaded)]
     return build_manifest("compare", reference=labels[0], metric=metric, scope=scope, scope_id=scope_id, key=key,
-                          results=results, pairing=PAIRING)
+                          results=results, pairing=PAIRING, effects=EFFECTS, headlines=heads or [])
 
 
 def compare_folders(folders: list[str | Path], out: str | Path, metric: str = "share_origin", scope: str = "world",
                     scope_id: str | None = None, key: str | None = None, fmt: str = "parquet",
-                    figure_format: str = "png", paired: bool | None = None) -> Path:
+                    figure_format: str = "png", paired: bool | None = None, report: list | None = None) -> Path:
     """``adoptsim compare RESULTS... --out DIR``: load results folders (the first is the
-    reference), write ``compare.<fmt>`` and ``differences.<fmt>``, ``compare.<figure_format>`` and
-    ``manifest.json`` into ``out`` (atomically: the folder appears only when complete). Returns ``out``."""
+    reference), write ``compare.<fmt>``, ``differences.<fmt>``, ``effects.<fmt>``,
+    ``compare.<figure_format>`` and ``manifest.json`` into ``out`` (atomically: the folder appears
+    only when complete). Returns ``out``; the headline effects are appended to ``report``."""
     scope_id = check_compare_options(folders, metric, scope, scope_id, fmt)
     paths = [Path(f) for f in folders]
     loaded = load_compared(paths, metric, scope, scope_id, key)
@@ -123,14 +155,21 @@ def compare_folders(folders: list[str | Path], out: str | Path, metric: str = "s
     items = [(lab, r.frame, r.manifest) for lab, r in zip(labels, loaded)]
     check_comparable(items, scope, scope_id)
     try:
-        curves, diffs = compare_results(items, metric, scope, scope_id, key, paired)
+        cmp = compare_results(items, metric, scope, scope_id, key, paired)
     except ValueError as exc:
         raise AdoptsimError(f"compare: {exc}") from None
-    meta = compare_manifest(labels, paths, loaded, diffs, metric, scope, scope_id, key)
+    curves, diffs = cmp.curves, cmp.differences
+    heads = headlines(cmp, metric, scope, scope_id, key)
+    if report is not None:
+        report += heads
+    meta = compare_manifest(labels, paths, loaded, diffs, metric, scope, scope_id, key, cmp.units, heads)
     policies = merged_policies(loaded)
 
     where = {"metric": metric, "scope": scope, "scope_id": scope_id}  # every table says what it holds
     curves, diffs = curves.assign(**where), diffs.assign(**where)
+    effs = cmp.effects.assign(**where)
+    effs = effs[["results", "reference", "metric", "scope", "scope_id", "key", "date", "median", "q10", "q90",
+                 "p_positive", "n"]]
     curves = curves[["results", "metric", "scope", "scope_id", *[c for c in curves if c not in ("results", *where)]]]
     diffs = diffs[["results", "reference", "metric", "scope", "scope_id",
                    *[c for c in diffs if c not in ("results", "reference", *where)]]]
@@ -138,8 +177,9 @@ def compare_folders(folders: list[str | Path], out: str | Path, metric: str = "s
     def build(tmp: Path) -> None:
         write_table(curves, tmp / "compare", fmt)
         write_table(diffs, tmp / "differences", fmt)
+        write_table(effs, tmp / "effects", fmt)
         compare_figure(curves, diffs, tmp / f"compare.{figure_format}", metric, where_label(scope, scope_id),
-                       policies, labels=merged_labels(loaded))
+                       policies, final=cmp.final, units=cmp.units, labels=merged_labels(loaded))
         write_manifest(tmp, meta)
 
     return publish_dir(build, Path(out))

@@ -52,13 +52,17 @@ def rerun_run(folder: Path, out: Path, progress=None) -> RerunReport:
     scen = folder / "scenario.resolved.toml"
     if not scen.exists() or "seed" not in man or "replicates" not in man:
         raise AdoptsimError(f"{folder}: cannot rerun: scenario.resolved.toml or the manifest's seed/replicates missing")
+    ens = man.get("ensemble")  # the same ensemble file and members, or none
     run_scenario(scen, seed=man["seed"], replicates=man["replicates"], out=out, fmt=fmt,
-                 plots=(folder / "plots").is_dir(), progress=progress)
+                 plots=(folder / "plots").is_dir(), progress=progress,
+                 ensemble=ens["file"] if ens else "none", members=ens["members"] if ens else None)
     rep = RerunReport(out)
     new = read_manifest(out) or {}
     if new.get("scenario_hash") != man.get("scenario_hash"):
         rep.differences.append("scenario_hash: the resolved scenario does not hash as the original")
-    for name in ("timeseries", "summary"):
+    if ens and (new.get("ensemble") or {}).get("sha256") != ens.get("sha256"):
+        rep.differences.append(f"ensemble: {ens['file']} is not the posterior file the original ran (SHA-256 differs)")
+    for name in ("timeseries", "summary", *(("members",) if ens else ())):
         same_table(rep, name, read_table(folder / name), read_table(out / name))
     return rep
 

@@ -39,7 +39,11 @@ def validate_file(file: str | Path) -> str:
 
         load_targets(f)
     elif kind == "scenario":
-        parse_scenario(load_raw(f), f)
+        sc = parse_scenario(load_raw(f), f)
+        if sc.meta.ensemble not in (None, "none"):  # the posterior it names: readable, its paths known
+            from .run import plan_run
+
+            plan_run(f)
     else:
         raise AdoptsimError(f"{f}: {KINDS[kind][0]}: none of a scenario's tables "
                             f"({', '.join(sorted(SCENARIO_KEYS))}), nor an experiment's 'scenario' and "
