@@ -17,14 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name, metrics, ids", [
-    ("scenarios/baseline.toml", tuple(METRICS), {"run_key": "ab12", "point": 3, "replicate": 1, "member": 7}),
+    ("scenarios/baseline.toml", tuple(METRICS), {"run_key": "ab12", "point": 3, "replicate": 1, "run": 7}),
     ("tests/data/small.toml", ("adoption", "price", "share_host", "open_lag_months"),
-     {"run_key": "", "point": -1, "replicate": 0, "member": -1}),
+     {"run_key": "", "point": -1, "replicate": 0, "run": -1}),
 ])
 def test_shard_from_arrays_equals_shard_from_frame(name, metrics, ids):
     sc = load_scenario(ROOT / name)
     model = AdoptionModel(sc, replicate_seed(4, ids["replicate"]), create_community_agents=False).run()
-    meta = {"key": ids["run_key"], "point": ids["point"], "member": ids["member"]}
+    meta = {"key": ids["run_key"], "point": ids["point"], "run": ids["run"]}
     frame = tidy(model, replicate=ids["replicate"], metrics=metrics)
     want = to_arrow(frame[SHARD_COLUMNS].assign(**ids)[[*SHARD_IDS, *SHARD_COLUMNS]], meta)
     got = shard_table(tidy_columns(model, metrics=metrics), ids, meta)
