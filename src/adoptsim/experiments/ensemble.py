@@ -152,7 +152,7 @@ def run_member(scenario: Scenario, seed: int, member: int, replicate: int, ensem
     from ..core.model import AdoptionModel, release, replicate_seed
 
     seq = ensemble_seed(seed, member, replicate) if ensemble else replicate_seed(seed, replicate)
-    model = AdoptionModel(scenario, seq, create_community_agents=False)
+    model = AdoptionModel(scenario, seq, create_community_agents=False, collect_agents=False)
     try:
         model.run()
         frame = tidy(model, replicate=replicate)
