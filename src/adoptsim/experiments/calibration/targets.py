@@ -70,6 +70,7 @@ class Target(Strict):
 
 
 class TargetFile(Strict):
+    window: list[str] | None = Field(default=None, min_length=2, max_length=2)  # calibration window
     targets: list[Target] = Field(min_length=1)
 
 
@@ -150,6 +151,30 @@ def target_reference_problems(targets: list[Target], base: Scenario, file: str) 
 
 def load_targets(path: str | Path) -> list[Target]:
     """Load and check a target file (see the module docstring); one InputError for all problems."""
+    return load_target_file(path).targets
+
+
+def target_end(t: Target) -> int | None:
+    """The last month a target's observation covers (its ``when``, the end of ``A..B``), or None."""
+    if not t.when:
+        return None
+    try:
+        return parse_month(t.when.split("..")[-1].strip())
+    except ValueError:
+        return None
+
+
+def in_window(t: Target, window: list[str] | None) -> bool:
+    """Whether a target lies inside the calibration window ``[first, last]`` (``YYYY-MM``; every
+    target when there is no window or the target has no ``when``)."""
+    end = target_end(t)
+    if window is None or end is None:
+        return True
+    return parse_month(window[0]) <= end <= parse_month(window[1])
+
+
+def load_target_file(path: str | Path) -> TargetFile:
+    """Load and check a target file with its calibration ``window`` (optional, ``[first, last]``)."""
     path = Path(path)
     file = str(path)
     data = read_toml(path, file)
@@ -166,9 +191,17 @@ def load_targets(path: str | Path) -> list[Target]:
         seen.add(t.id)
         if t.use:
             problems += _check_target(t, where, file)
+    if tf.window is not None:
+        try:
+            lo, hi = (parse_month(m) for m in tf.window)
+            if lo > hi:
+                problems.append(Problem(file, "window", f"expected [first, last] months with first <= last, "
+                                        f"got {tf.window}"))
+        except ValueError:
+            problems.append(Problem(file, "window", f"expected two \"YYYY-MM\" months, got {tf.window}"))
     if problems:
         raise InputError(problems)
-    return tf.targets
+    return tf
 
 
 def target_numbers(t: Target) -> tuple[float, float, float]:
@@ -185,6 +218,17 @@ def deviation(t: Target, sim: np.ndarray | float) -> np.ndarray:
     up = (sim - v) / (hi - v) if hi > v else np.where(sim > v, np.inf, 0.0)
     down = (sim - v) / (v - lo) if v > lo else np.where(sim < v, -np.inf, 0.0)
     return np.where(sim >= v, up, down)
+
+
+def distances(targets: list[Target], sims: pd.DataFrame) -> np.ndarray:
+    """The distance of every row of ``sims`` (one column per target id); a row with a missing or
+    non-finite value is infinitely far."""
+    z = np.column_stack([deviation(t, sims[t.id].to_numpy(dtype=float)) for t in targets])
+    w = np.array([t.weight for t in targets])
+    with np.errstate(invalid="ignore"):
+        dist = np.sqrt(np.nansum(w * z ** 2, axis=1) / w.sum())
+    dist[~np.isfinite(z).all(axis=1)] = np.inf
+    return dist
 
 
 def distance(targets: list[Target], sims: dict[str, float]) -> float:
