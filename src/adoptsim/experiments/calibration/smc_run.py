@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +40,12 @@ from ..budget import Budget, check_runs
 from ..designs import CALIBRATION_SPAWN, unit_design
 from ..paths import current_value
 from ..runner import run_sweep
-from .abc import calibration_experiment, per_point_values
+from ..executors import process_pool
+from .abc import calibration_experiment
 from .posterior import identification, posterior_frame, weighted_quantiles, write_posterior
 from .smc import batch_rng, ess, importance_weights, kernel_cov, next_batch_size, propose, weighted_quantile
 from .spec import Calibration
-from .targets import distances, month_text, target_numbers
+from .targets import distances, month_text, run_values, target_numbers
 
 GENERATION_COLUMNS = ["generation", "epsilon", "proposed", "accepted", "acceptance_rate", "ess", "runs", "batches",
                       "complete"]
@@ -130,6 +132,36 @@ def to_points(cal: Calibration, units: np.ndarray) -> list[dict[str, Any]]:
 
 # ---- one batch: a sweep of proposals -----------------------------------------------------------
 
+def shard_values(path: Path, scenario, targets: list, point: int, replicate: int) -> pd.DataFrame:
+    """The target values of one stored run (in a worker process)."""
+    frame = read_parquet(path)
+    frame["replicate"] = int(replicate)
+    vals = run_values(frame, scenario, targets)
+    vals.insert(0, "point", int(point))
+    return vals
+
+
+def batch_values(cal: Calibration, exp, folder: Path, workers: int | None, scheduler: str | None) -> pd.DataFrame:
+    """Every successful run's target values (columns point, replicate, one per target id), read
+    from the sweep folder by a local process pool of ``workers`` (in-process with one worker or a
+    Dask scheduler: the shards are local files); the order is the runs table's."""
+    runs = read_parquet(folder / "runs.parquet")
+    ok = runs[runs["status"] == "ok"][["point", "replicate", "run_key"]]
+    jobs = [(folder / "runs" / f"{key}.parquet", exp.point_scenario(int(point)), cal.targets, int(point), int(rep))
+            for point, rep, key in ok.itertuples(index=False)]
+    n = 1 if scheduler else max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    if n == 1 or len(jobs) < 8:
+        parts = [shard_values(*job) for job in jobs]
+    else:
+        pool = process_pool(n)
+        try:
+            parts = list(pool.map(shard_values, *zip(*jobs), chunksize=max(1, len(jobs) // (4 * n))))
+        finally:
+            pool.shutdown(wait=True)
+    ids = [t.id for t in cal.targets]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["point", "replicate", *ids])
+
+
 def run_batch(cal: Calibration, folder: Path, units: np.ndarray, run: dict) -> pd.DataFrame:
     """Run the particles ``units`` as one sweep in ``folder``; one row per particle: its values,
     unit coordinates ``u:<path>``, replicate medians ``sim:<id>`` and ``distance``."""
@@ -137,11 +169,11 @@ def run_batch(cal: Calibration, folder: Path, units: np.ndarray, run: dict) -> p
     exp = calibration_experiment(cal, points)
     run_sweep(exp, folder, resume=True, **run)
     ids = [t.id for t in cal.targets]
-    try:
-        values, _ = per_point_values(cal, exp, folder)
-        med = values.groupby("point")[ids].median().reindex(range(len(points)))
-    except AdoptsimError:  # every run failed
+    values = batch_values(cal, exp, folder, run.get("workers"), run.get("scheduler"))
+    if values.empty:  # every run failed: every particle is infinitely far
         med = pd.DataFrame(np.nan, index=range(len(points)), columns=ids)
+    else:
+        med = values.groupby("point")[ids].median().reindex(range(len(points)))
     frame = pd.DataFrame(points)
     for j, p in enumerate(cal.paths):
         frame[f"u:{p}"] = units[:, j]
@@ -268,6 +300,8 @@ def run_smc(cal: Calibration, out: str | Path, workers: int | None = None, sched
     most = m.population * (1 + m.generations * math.ceil(1 / m.min_acceptance)) * cal.spec.replicates
     check_runs(f"{cal.file}: ABC-SMC, population {m.population} x {m.generations} generation(s) x "
                f"{cal.spec.replicates} replicate(s) (at most)", m.population * cal.spec.replicates, budget)
+    if posterior_out is not None and not Path(posterior_out).parent.is_dir():
+        raise AdoptsimError(f"{posterior_out}: --posterior-out: folder {Path(posterior_out).parent} does not exist")
     digest = check_folder(out, cal, resume)
     out.mkdir(parents=True, exist_ok=True)
     run = {"workers": workers, "scheduler": scheduler, "progress": progress, "budget": budget}
