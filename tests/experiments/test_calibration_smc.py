@@ -4,7 +4,6 @@ of a small synthetic setup (tests/data/small.toml), fixed seeds."""
 from __future__ import annotations
 
 import json
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -31,7 +30,7 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-def smc_spec(tmp_path: Path, population: int, generations: int) -> Path:
+def smc_spec(tmp_path: Path, population: int, generations: int, algorithm: str = "mcmc") -> Path:
     """The synthetic setup of test_calibration.py (small scenario, complete network, 12 months,
     targets = world adoption in 2025-06 and 2025-12 made by the model at q = 0.25, bands ±0.05),
     fitted by ABC-SMC with a prior file: q is identified, the trust weight is not."""
@@ -60,6 +59,7 @@ def smc_spec(tmp_path: Path, population: int, generations: int) -> Path:
         seed = 5
         [method]
         kind = "smc"
+        algorithm = "{algorithm}"
         population = {population}
         generations = {generations}
         quantile = 0.5
@@ -79,17 +79,20 @@ def test_smc_building_blocks():
 
 
 @pytest.mark.slow
-def test_smc_concentrates_reproducible_and_resumes(tmp_path):
-    """Posterior near the truth, identical with 1 and 2 workers, and after an interruption.
+def test_smc_concentrates_and_resumes(tmp_path):
+    """The posterior concentrates near the truth, and a calibration killed in the middle of its
+    last generation (no population stored, half its runs lost) resumes to the same posterior.
 
     Tolerance: at 1,200 communities world adoption near q = 0.25 rises ~1.0 per unit q at
-    2025-06 and ~1.5 at 2025-12, replicate SD ~0.028 (test_calibration.py). The third generation's
-    tolerance is below RMS z ≈ 1.5 (measured 1.3 over 4 replicates; here 1 replicate adds noise), i.e.
-    both simulated values within ~1.5 x 0.05 (plus 2 SD = 0.056 of noise) of the observed, so
-    |q − 0.25| ≲ (0.075 + 0.056) / 1.5 ≈ 0.09 for accepted particles: the posterior median within
-    0.09, the 10–90% interval narrower than 0.4 of the prior (identified), and the trust weight,
-    which cannot move adoption, keeps more than 0.6 of its prior width (a uniform's is 0.8; 30
-    members: SD of the width ~0.08)."""
+    2025-06 and ~1.5 at 2025-12, replicate SD ~0.028 (test_calibration.py). Generation 3's
+    tolerance is RMS z ≲ 1.5, i.e. both simulated values within ~0.075 of the observed, so
+    |q − 0.25| ≲ 0.075 / 1.5 = 0.05 for accepted particles up to noise. With one replicate and
+    common random numbers every particle shares one noise draw, which shifts the whole posterior
+    by up to ~2 SD / slope = 0.056 / 1.5 ≈ 0.04 (it does not average out as ε shrinks; measured:
+    median 0.29): the posterior median within 0.05 + 0.04 = 0.09 of the truth, its 10–90% interval
+    narrower than 0.4 of the prior (identified); the trust weight, which cannot move adoption,
+    keeps more than 0.6 of its prior width (a uniform's is 0.8; 30 members: SD of the width
+    ~0.08)."""
     spec = smc_spec(tmp_path, population=30, generations=3)
     out = tmp_path / "one"
     rep = calibrate(spec, out, workers=1, progress=False, posterior_out=tmp_path / "bundled.parquet")
@@ -99,7 +102,8 @@ def test_smc_concentrates_reproducible_and_resumes(tmp_path):
     assert fit.loc["choice.trust", "width_ratio"] > 0.6
     gens = pd.read_parquet(out / "generations.parquet")
     assert list(gens["generation"]) == [0, 1, 2, 3] and gens["epsilon"].is_monotonic_decreasing
-    assert ((gens["acceptance_rate"] > 0) & (gens["acceptance_rate"] <= 1)).all() and (gens["ess"] > 1).all()
+    assert ((gens["acceptance_rate"] > 0) & (gens["acceptance_rate"] <= 1)).all()
+    assert (gens["ess"] == 30).all() and (gens["unique"] > 5).all()  # resample-move: equal weights
     # the posterior file contract
     frame, meta = read_posterior(out / "posterior.parquet")
     table = pq.read_table(out / "posterior.parquet")
@@ -113,25 +117,31 @@ def test_smc_concentrates_reproducible_and_resumes(tmp_path):
     for name in ("identification.parquet", "targets.parquet", "fit.json", "plots/posterior.png"):
         assert (out / name).exists(), name
     assert json.loads((out / "fit.json").read_text())["population"] == 30
-    # same seed, two workers: the same posterior, byte for byte
-    two = calibrate(spec, tmp_path / "two", workers=2, progress=False, plot=False)
-    assert (tmp_path / "two" / "posterior.parquet").read_bytes() == (out / "posterior.parquet").read_bytes()
-    assert two.generations.equals(rep.generations)
-    # killed between generations 1 and 2, in the middle of generation 2: resume gives the same
-    cut = tmp_path / "cut"
-    shutil.copytree(out, cut)
+    # killed during generation 3 (its population not stored, half its first batch's runs lost)
     for name in ("posterior.parquet", "generations.parquet", "fit.json"):
-        (cut / name).unlink()
-    shutil.rmtree(cut / "generations" / "03")
+        (out / name).unlink()
     for name in ("population.parquet", "generation.json"):
-        (cut / "generations" / "02" / name).unlink()
-    shards = sorted((cut / "generations" / "02" / "batch_00" / "runs").glob("*.parquet"))
+        (out / "generations" / "03" / name).unlink()
+    shards = sorted((out / "generations" / "03" / "batch_00" / "runs").glob("*.parquet"))
     for s in shards[len(shards) // 2:]:
         s.unlink()
     with pytest.raises(Exception, match="--resume"):
-        calibrate(spec, cut, workers=1, progress=False, plot=False)
-    calibrate(spec, cut, workers=1, progress=False, plot=False, resume=True)
-    assert (cut / "posterior.parquet").read_bytes() == (out / "posterior.parquet").read_bytes()
+        calibrate(spec, out, workers=1, progress=False, plot=False)
+    calibrate(spec, out, workers=1, progress=False, plot=False, resume=True)
+    assert (out / "posterior.parquet").read_bytes() == (tmp_path / "bundled.parquet").read_bytes()
+
+
+@pytest.mark.slow
+def test_smc_same_posterior_with_one_or_two_workers(tmp_path):
+    """Same seed, one worker or two: the same posterior, byte for byte (proposals are drawn per
+    batch from seeded streams and accepted only once the whole batch has run); here with the
+    importance-weighted algorithm (pmc), whose generations take several batches."""
+    spec = smc_spec(tmp_path, population=10, generations=1, algorithm="pmc")
+    one = calibrate(spec, tmp_path / "one", workers=1, progress=False, plot=False)
+    two = calibrate(spec, tmp_path / "two", workers=2, progress=False, plot=False)
+    assert (tmp_path / "one" / "posterior.parquet").read_bytes() == (tmp_path / "two" / "posterior.parquet").read_bytes()
+    assert one.generations.equals(two.generations) and len(one.posterior) == 10
+    assert one.generations["ess"].iloc[-1] < 10  # importance weights
 
 
 def test_priors_validation(tmp_path, capsys):

@@ -43,12 +43,30 @@ from ..runner import run_sweep
 from ..executors import process_pool
 from .abc import calibration_experiment
 from .posterior import identification, posterior_frame, weighted_quantiles, write_posterior
-from .smc import batch_rng, ess, importance_weights, kernel_cov, next_batch_size, propose, weighted_quantile
+from .smc import (batch_rng, ess, importance_weights, kernel_cov, move, next_batch_size, propose, resample,
+                  weighted_quantile)
 from .spec import Calibration
 from .targets import distances, month_text, run_values, target_numbers
 
-GENERATION_COLUMNS = ["generation", "epsilon", "proposed", "accepted", "acceptance_rate", "ess", "runs", "batches",
-                      "complete"]
+GENERATION_COLUMNS = ["generation", "epsilon", "proposed", "accepted", "acceptance_rate", "ess", "unique", "runs",
+                      "batches", "complete"]
+
+
+METHODS = {"mcmc": "resample-move, Del Moral et al. 2012", "pmc": "population Monte Carlo, Beaumont et al. 2009"}
+
+
+def kernel_scale(cal: Calibration) -> float:
+    """The kernel's covariance factor: the spec's, else 2 (pmc: Beaumont et al. 2009) or
+    2.38² / d (mcmc: the random-walk Metropolis scaling of Roberts & Rosenthal 2001)."""
+    m = cal.spec.method
+    if m.kernel_scale is not None:
+        return float(m.kernel_scale)
+    return 2.0 if m.algorithm == "pmc" else 2.38 ** 2 / len(cal.paths)
+
+
+def unique_count(cal: Calibration, pop: pd.DataFrame) -> int:
+    """Number of distinct particles of a population."""
+    return int(len(np.unique(unit_matrix(cal, pop), axis=0)))
 
 
 @dataclass
@@ -88,7 +106,8 @@ class SmcReport:
                  f"{int(g['runs'].sum())} runs, final epsilon {self.distance:.3g}; {self.elapsed:.1f} s -> {self.out}"]
         for r in g.itertuples(index=False):
             lines.append(f"  generation {r.generation}: epsilon {r.epsilon:.3g}, accepted {r.accepted}/{r.proposed} "
-                         f"({r.acceptance_rate:.0%}), ESS {r.ess:.0f}" + ("" if r.complete else " (stopped)"))
+                         f"({r.acceptance_rate:.0%}), ESS {r.ess:.0f}, {r.unique} distinct"
+                         + ("" if r.complete else " (stopped)"))
         for r in self.fit.itertuples(index=False):
             lines.append(f"  {r.parameter}: {r.q50:.4g} (10-90%: {r.q10:.4g} .. {r.q90:.4g}; prior {r.prior_low:g} .. "
                          f"{r.prior_high:g}; width ratio {r.width_ratio:.2f}, {r.identified})")
@@ -196,7 +215,7 @@ def generation_zero(cal: Calibration, out: Path, run: dict) -> tuple[pd.DataFram
     finite = pop["distance"][np.isfinite(pop["distance"])]
     eps = float(finite.max()) if len(finite) else math.inf
     return pop, {"generation": 0, "epsilon": eps, "proposed": n, "accepted": n, "acceptance_rate": 1.0,
-                 "ess": float(n), "runs": n * cal.spec.replicates, "batches": 1, "complete": True}
+                 "ess": float(n), "unique": n, "runs": n * cal.spec.replicates, "batches": 1, "complete": True}
 
 
 def next_generation(cal: Calibration, out: Path, t: int, prev: pd.DataFrame, eps: float, run: dict
@@ -206,7 +225,7 @@ def next_generation(cal: Calibration, out: Path, t: int, prev: pd.DataFrame, eps
     m = cal.spec.method
     n = m.population
     units, w = unit_matrix(cal, prev), prev["weight"].to_numpy(dtype=float)
-    cov = kernel_cov(units, w, m.kernel_scale)
+    cov = kernel_cov(units, w, kernel_scale(cal))
     limit = int(math.ceil(n / m.min_acceptance))
     parts: list[pd.DataFrame] = []
     proposed = accepted = b = 0
@@ -219,13 +238,44 @@ def next_generation(cal: Calibration, out: Path, t: int, prev: pd.DataFrame, eps
         parts.append(frame[frame["distance"] <= eps])
         proposed, accepted, b = proposed + size, accepted + int((frame["distance"] <= eps).sum()), b + 1
     row = {"generation": t, "epsilon": float(eps), "proposed": proposed, "accepted": min(accepted, n),
-           "acceptance_rate": accepted / proposed if proposed else 0.0, "ess": float("nan"),
+           "acceptance_rate": accepted / proposed if proposed else 0.0, "ess": float("nan"), "unique": min(accepted, n),
            "runs": proposed * cal.spec.replicates, "batches": b, "complete": accepted >= n}
     if accepted < n:
         return None, row
     pop = pd.concat(parts, ignore_index=True).iloc[:n].reset_index(drop=True)
     pop["weight"] = importance_weights(unit_matrix(cal, pop), units, w, cov)
     row["ess"] = ess(pop["weight"].to_numpy())
+    return pop, row
+
+
+def move_generation(cal: Calibration, out: Path, t: int, prev: pd.DataFrame, eps: float, run: dict
+                    ) -> tuple[pd.DataFrame, dict]:
+    """Generation ``t`` of the resample-move algorithm (``algorithm = "mcmc"``, see :mod:`.smc`):
+    resample ``population`` particles among those of generation t−1 within ``eps`` and move each
+    by one Metropolis step, run as one batch. The population is always complete."""
+    n = cal.spec.method.population
+    alive = prev[prev["distance"] <= eps].reset_index(drop=True)
+    w = alive["weight"].to_numpy(dtype=float)
+    rng = batch_rng(cal.spec.seed, t, 0)
+    start = alive.iloc[resample(rng, w, n)].reset_index(drop=True)
+    cov = kernel_cov(unit_matrix(cal, alive), w, kernel_scale(cal))
+    prop, inside = move(rng, unit_matrix(cal, start), cov)
+    pop = start.copy()
+    accepted = 0
+    if inside.any():
+        frame = run_batch(cal, out / "generations" / f"{t:02d}" / "batch_00", prop[inside], run)
+        ok = (frame["distance"] <= eps).to_numpy()
+        rows = np.flatnonzero(inside)[ok]
+        for col in frame.columns:
+            vals = pop[col].to_numpy(dtype=frame[col].dtype, copy=True)
+            vals[rows] = frame[col].to_numpy()[ok]
+            pop[col] = vals
+        accepted = int(ok.sum())
+    pop["weight"] = 1.0 / n
+    runs = int(inside.sum())
+    row = {"generation": t, "epsilon": float(eps), "proposed": n, "accepted": accepted,
+           "acceptance_rate": accepted / n, "ess": float(n), "unique": unique_count(cal, pop),
+           "runs": runs * cal.spec.replicates, "batches": 1 if runs else 0, "complete": True}
     return pop, row
 
 
@@ -320,13 +370,16 @@ def run_smc(cal: Calibration, out: str | Path, workers: int | None = None, sched
             eps = max(m.final_epsilon, weighted_quantile(prev["distance"], prev["weight"], m.quantile))
             got = stored_generation(out, t)
             if got is None:
-                got = next_generation(cal, out, t, prev, eps, run)
+                step = move_generation if m.algorithm == "mcmc" else next_generation
+                got = step(cal, out, t, prev, eps, run)
                 store_generation(out, t, *got)
             pop, row = got
             rows.append(row)
             if pop is None:
                 break
             pops.append(pop)
+            if m.algorithm == "mcmc" and row["acceptance_rate"] < m.min_acceptance:
+                break  # the moves hardly move: more generations would only shrink epsilon
         post = pops[-1]
         result = finish(cal, out, prior, post, rows, posterior_out, most, t0)
     return result
@@ -383,6 +436,6 @@ def posterior_meta(cal: Calibration, generations: int) -> dict:
         priors[b], base[b] = span, cur
     return {"format": 1, "scenario": cal.spec.scenario,
             "scenario_sha256": hashlib.sha256(cal.scenario_file.read_bytes()).hexdigest(),
-            "base": base, "priors": priors, "method": f"ABC-SMC (adoptsim; population {cal.spec.method.population}, "
-            f"quantile {cal.spec.method.quantile}, MVN kernel x{cal.spec.method.kernel_scale})",
+            "base": base, "priors": priors, "method": f"ABC-SMC (adoptsim, {METHODS[cal.spec.method.algorithm]}; population "
+            f"{cal.spec.method.population}, quantile {cal.spec.method.quantile}, MVN kernel x{kernel_scale(cal):.3g})",
             "seed": cal.spec.seed, "generations": generations, "created_by": f"adoptsim {__version__}"}

@@ -16,8 +16,9 @@
     refine = false                            # Nelder-Mead on the distance (common random numbers)
     refine_iterations = 40
     check_replicates = 10                     # replicates of the calibrated scenario in the check
-    # kind = "smc": ABC-SMC (see .smc): population = 200, generations = 4, quantile = 0.5,
-    # final_epsilon = 0, min_acceptance = 0.02, kernel_scale = 2.0
+    # kind = "smc": ABC-SMC (see .smc): algorithm = "mcmc" (or "pmc"), population = 200,
+    # generations = 4, quantile = 0.5, final_epsilon = 0, min_acceptance = 0.02,
+    # kernel_scale (default: pmc 2, mcmc 2.38^2 / number of parameters)
     priors = "priors.toml"                    # optional: a prior file (see .priors) ...
     [[parameters]]                            # ... and/or parameters given here
     path = "adoption.revision_rate"           # a factor path as in sweeps (adoptsim.experiments.paths)
@@ -54,13 +55,14 @@ class Parameter(Strict):
 
 class Method(Strict):
     kind: Literal["rejection", "smc"] = "rejection"
+    algorithm: Literal["mcmc", "pmc"] = "mcmc"  # smc: resample-move (Del Moral) or importance weights (Beaumont)
     # ABC-SMC (kind = "smc"; adoptsim.experiments.calibration.smc)
     population: Annotated[int, Field(ge=4, le=100_000)] = 200
     generations: Annotated[int, Field(ge=1, le=100)] = 4
     quantile: Annotated[float, Field(gt=0, lt=1)] = 0.5
     final_epsilon: Annotated[float, Field(ge=0)] = 0.0
     min_acceptance: Annotated[float, Field(gt=0, le=1)] = 0.02
-    kernel_scale: Annotated[float, Field(gt=0, le=10)] = 2.0
+    kernel_scale: Annotated[float, Field(gt=0, le=10)] | None = None  # default: pmc 2, mcmc 2.38^2 / d
     # ABC rejection (kind = "rejection")
     samples: Annotated[int, Field(ge=2, le=1_000_000)] = 128
     accept: Literal["bands", "closest"] = "bands"
