@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from ...errors import AdoptsimError
 from ...io.atomic import atomic_write_with
 from ..paths import current_value
+from .targets import target_numbers
 
 META_KEY = b"adoptsim.posterior"
 #: width_ratio below which a parameter counts as identified / weakly identified (a uniform
@@ -90,4 +91,21 @@ def identification(cal, pop: pd.DataFrame) -> pd.DataFrame:
                      "width_ratio": float(ratio),
                      "identified": "identified" if ratio < IDENTIFIED else
                      ("weakly identified" if ratio < WEAKLY else "not identified")})
+    return pd.DataFrame(rows)
+
+
+def posterior_targets(cal: Calibration, prior: pd.DataFrame, post: pd.DataFrame) -> pd.DataFrame:
+    """Per target: observed value and band; prior (generation 0) and weighted posterior quantiles."""
+    rows = []
+    for t in cal.targets:
+        v, lo, hi = target_numbers(t)
+        col = f"sim:{t.id}"
+        ok = np.isfinite(prior[col])
+        pq = np.quantile(prior.loc[ok, col], [0.1, 0.5, 0.9]) if ok.any() else [np.nan] * 3
+        aq = weighted_quantiles(post[col].to_numpy(), post["weight"].to_numpy())
+        rows.append({"target": t.id, "quantity": t.quantity or f"{t.metric}:{t.scope}:{t.key}@{t.when}",
+                     "kind": "month" if t.kind == "month" else "share", "observed": v, "low": lo, "high": hi,
+                     "weight": t.weight, "prior_q10": pq[0], "prior_q50": pq[1], "prior_q90": pq[2],
+                     "accepted_q10": aq[0], "accepted_q50": aq[1], "accepted_q90": aq[2],
+                     "inside": bool(lo <= aq[1] <= hi)})
     return pd.DataFrame(rows)

@@ -22,10 +22,10 @@ of the previous population. Parameters live in the unit cube (each prior range m
 ``algorithm = "mcmc"`` is the resample-move ABC-SMC of Del Moral, Doucet & Jasra (2012) instead:
 generation t keeps the particles of generation t−1 within ``ε_t`` (the q-quantile of their
 distances), resamples ``N`` of them (systematic resampling) and moves each by one random-walk
-Metropolis step (MVN with ``kernel_scale`` × the covariance of the kept particles; accepted when
-inside the prior box and within ``ε_t``, the uniform prior and symmetric kernel cancelling in the
-Metropolis ratio). Every generation runs exactly the proposals inside the box (one batch) and the
-weights stay equal, so it does not degenerate in many dimensions as importance weights do;
+Metropolis step (MVN with ``kernel_scale`` × the covariance of the kept particles, reflected at
+the faces of the cube; accepted when within ``ε_t``, the uniform prior and the symmetric
+reflected kernel cancelling in the Metropolis ratio). Every generation runs one batch of
+``N`` particles and the weights stay equal, so it does not degenerate in many dimensions as importance weights do;
 diversity is reported as the number of distinct particles.
 """
 
@@ -86,13 +86,19 @@ def importance_weights(new: np.ndarray, units: np.ndarray, weights: np.ndarray, 
     return raw / raw.sum()
 
 
-def move(rng: np.random.Generator, units: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One random-walk Metropolis proposal per particle (MVN(0, cov) noise); returns the
-    proposals and which lie inside the unit cube (the others are rejected without a run: the
-    uniform prior is zero there)."""
+def reflect(x: np.ndarray) -> np.ndarray:
+    """Fold values into [0, 1] by reflection at 0 and 1 (period 2)."""
+    r = np.mod(x, 2.0)
+    return np.where(r <= 1.0, r, 2.0 - r)
+
+
+def move(rng: np.random.Generator, units: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """One random-walk Metropolis proposal per particle: MVN(0, cov) noise, reflected into the
+    unit cube. The reflected Gaussian kernel is symmetric, so with a uniform prior the
+    Metropolis ratio is 1 inside the cube (a kernel that rejected proposals outside the cube
+    would almost never stay inside in many dimensions: 47 coordinates)."""
     chol = np.linalg.cholesky(cov)
-    prop = units + rng.standard_normal(units.shape) @ chol.T
-    return prop, np.all((prop >= 0.0) & (prop <= 1.0), axis=1)
+    return reflect(units + rng.standard_normal(units.shape) @ chol.T)
 
 
 def resample(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:

@@ -42,11 +42,11 @@ from ..paths import current_value
 from ..runner import run_sweep
 from ..executors import process_pool
 from .abc import calibration_experiment
-from .posterior import identification, posterior_frame, weighted_quantiles, write_posterior
+from .posterior import identification, posterior_frame, posterior_targets, write_posterior
 from .smc import (batch_rng, ess, importance_weights, kernel_cov, move, next_batch_size, propose, resample,
                   weighted_quantile)
 from .spec import Calibration
-from .targets import distances, month_text, run_values, target_numbers
+from .targets import distances, month_text, run_values
 
 GENERATION_COLUMNS = ["generation", "epsilon", "proposed", "accepted", "acceptance_rate", "ess", "unique", "runs",
                       "batches", "complete"]
@@ -259,23 +259,19 @@ def move_generation(cal: Calibration, out: Path, t: int, prev: pd.DataFrame, eps
     rng = batch_rng(cal.spec.seed, t, 0)
     start = alive.iloc[resample(rng, w, n)].reset_index(drop=True)
     cov = kernel_cov(unit_matrix(cal, alive), w, kernel_scale(cal))
-    prop, inside = move(rng, unit_matrix(cal, start), cov)
+    prop = move(rng, unit_matrix(cal, start), cov)
+    frame = run_batch(cal, out / "generations" / f"{t:02d}" / "batch_00", prop, run)
+    ok = (frame["distance"] <= eps).to_numpy()
     pop = start.copy()
-    accepted = 0
-    if inside.any():
-        frame = run_batch(cal, out / "generations" / f"{t:02d}" / "batch_00", prop[inside], run)
-        ok = (frame["distance"] <= eps).to_numpy()
-        rows = np.flatnonzero(inside)[ok]
-        for col in frame.columns:
-            vals = pop[col].to_numpy(dtype=frame[col].dtype, copy=True)
-            vals[rows] = frame[col].to_numpy()[ok]
-            pop[col] = vals
-        accepted = int(ok.sum())
+    for col in frame.columns:
+        vals = pop[col].to_numpy(dtype=frame[col].dtype, copy=True)
+        vals[ok] = frame[col].to_numpy()[ok]
+        pop[col] = vals
+    accepted = int(ok.sum())
     pop["weight"] = 1.0 / n
-    runs = int(inside.sum())
     row = {"generation": t, "epsilon": float(eps), "proposed": n, "accepted": accepted,
            "acceptance_rate": accepted / n, "ess": float(n), "unique": unique_count(cal, pop),
-           "runs": runs * cal.spec.replicates, "batches": 1 if runs else 0, "complete": True}
+           "runs": n * cal.spec.replicates, "batches": 1, "complete": True}
     return pop, row
 
 
@@ -321,23 +317,6 @@ def store_generation(out: Path, t: int, pop: pd.DataFrame | None, row: dict) -> 
     if pop is not None:
         write_table(pop, folder / "population", "parquet")
     atomic_write_text(folder / "generation.json", json.dumps(row, sort_keys=True) + "\n")
-
-
-def targets_table(cal: Calibration, prior: pd.DataFrame, post: pd.DataFrame) -> pd.DataFrame:
-    """Per target: observed value and band; prior (generation 0) and weighted posterior quantiles."""
-    rows = []
-    for t in cal.targets:
-        v, lo, hi = target_numbers(t)
-        col = f"sim:{t.id}"
-        ok = np.isfinite(prior[col])
-        pq = np.quantile(prior.loc[ok, col], [0.1, 0.5, 0.9]) if ok.any() else [np.nan] * 3
-        aq = weighted_quantiles(post[col].to_numpy(), post["weight"].to_numpy())
-        rows.append({"target": t.id, "quantity": t.quantity or f"{t.metric}:{t.scope}:{t.key}@{t.when}",
-                     "kind": "month" if t.kind == "month" else "share", "observed": v, "low": lo, "high": hi,
-                     "weight": t.weight, "prior_q10": pq[0], "prior_q50": pq[1], "prior_q90": pq[2],
-                     "accepted_q10": aq[0], "accepted_q50": aq[1], "accepted_q90": aq[2],
-                     "inside": bool(lo <= aq[1] <= hi)})
-    return pd.DataFrame(rows)
 
 
 def run_smc(cal: Calibration, out: str | Path, workers: int | None = None, scheduler: str | None = None,
@@ -399,7 +378,7 @@ def finish(cal: Calibration, out: Path, prior: pd.DataFrame, post: pd.DataFrame,
     write_table(gens, out / "generations", "parquet")
     fit = identification(cal, post)
     write_table(fit, out / "identification", "parquet")
-    tdf = targets_table(cal, prior, post)
+    tdf = posterior_targets(cal, prior, post)
     write_table(tdf, out / "targets", "parquet")
     info = build_manifest(
         "calibration", spec=cal.file, scenario_file=str(cal.scenario_file), targets_file=str(cal.targets_file),
