@@ -119,11 +119,12 @@ def ess(weights: np.ndarray) -> float:
 def next_batch_size(population: int, accepted: int, proposed: int, limit: int) -> int:
     """How many particles the next batch proposes: enough to complete the population at the
     acceptance rate seen so far in the generation (the first batch: ``population``), with 20%
-    slack, at least 10% of the population, within the generation's ``limit`` of proposals."""
+    slack, at least half the population (each batch is a sweep: few large ones), within the
+    generation's ``limit`` of proposals."""
     need = population - accepted
     if proposed == 0:
         size = population
     else:
         rate = max(accepted / proposed, 1.0 / proposed)
         size = math.ceil(1.2 * need / rate)
-    return int(max(0, min(max(size, math.ceil(0.1 * population)), limit - proposed)))
+    return int(max(0, min(max(size, math.ceil(0.5 * population)), limit - proposed)))

@@ -271,9 +271,9 @@ def run_values(frame: pd.DataFrame, scenario: Scenario, targets: list[Target]) -
                 vals = col.astype(float).tolist()
         else:
             scope_id = t.scope_id or ("world" if t.scope == "world" else "")
-            sel = frame[(frame["metric"] == t.metric) & (frame["scope"] == t.scope)
-                        & (frame["scope_id"].astype(str) == scope_id) & (frame["key"].astype(str) == t.key)
-                        & (pd.to_datetime(frame["date"]) == pd.Timestamp(t.when + "-01"))]
+            sel = frame[(frame["metric"] == t.metric) & (frame["scope"] == t.scope)]  # first: a small part
+            sel = sel[(sel["scope_id"].astype(str) == scope_id) & (sel["key"].astype(str) == t.key)
+                      & (pd.to_datetime(sel["date"]) == pd.Timestamp(t.when + "-01"))]
             s = sel.groupby("replicate", observed=True)["value"].sum()
             vals = [float(s.get(r, np.nan)) for r in reps]
         out[t.id] = vals
