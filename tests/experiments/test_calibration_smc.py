@@ -188,6 +188,16 @@ def test_priors_validation(tmp_path, capsys):
     write(tmp_path, "spec.toml", 'scenario = "small.toml"\ntargets = "t.toml"\npriors = "none.toml"\n')
     with pytest.raises(InputError, match="priors: file not found"):
         load_spec(tmp_path / "spec.toml")
+    # --posterior-out needs ABC-SMC and an existing folder
+    rej = write(tmp_path, "rej.toml", 'scenario = "small.toml"\ntargets = "t.toml"\n'
+                '[[parameters]]\npath = "adoption.q"\nrange = [0.1, 0.5]\n')
+    assert main(["calibrate", str(rej), "--out", str(tmp_path / "o"), "--posterior-out", str(tmp_path / "p.parquet")]) == 2
+    assert "--posterior-out" in capsys.readouterr().err
+    good = write(tmp_path, "smc.toml", 'scenario = "small.toml"\ntargets = "t.toml"\n[method]\nkind = "smc"\n'
+                 '[[parameters]]\npath = "adoption.q"\nrange = [0.1, 0.5]\n')
+    assert main(["calibrate", str(good), "--out", str(tmp_path / "o2"), "--posterior-out",
+                 str(tmp_path / "nowhere" / "p.parquet")]) == 2
+    assert "folder" in capsys.readouterr().err and not (tmp_path / "o2").exists()
 
 
 def test_shipped_priors_and_spec():
