@@ -12,7 +12,7 @@ kill (even SIGKILL) recomputes the same proposals, skips the stored runs and con
 **Outputs** in OUT: ``posterior.parquet`` (the contract in docs/calibration.md: ``member``,
 ``weight``, one column per parameter path; key-value metadata ``adoptsim.posterior``),
 ``generations.parquet`` (per generation: ``epsilon``, ``proposed``, ``accepted``,
-``acceptance_rate``, ``ess``, ``runs``, ``batches``, ``complete``), ``identification.parquet``
+``acceptance_rate``, ``ess``, ``unique`` (distinct particles), ``runs``, ``batches``, ``complete``), ``identification.parquet``
 (per parameter: prior range, base value, weighted mean and 10/50/90% quantiles, ``width_ratio`` =
 posterior 10–90% width / prior width, ``identified``), ``targets.parquet`` (per target: observed
 value and band, prior and posterior 10/50/90% of the simulated value), ``fit.json`` (all of it).
