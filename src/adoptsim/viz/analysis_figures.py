@@ -200,7 +200,7 @@ def calibration_figure(targets: pd.DataFrame, path: Path, title: str, rows: list
             ticks = [t / 4 for t in range(int(lo_x * 4), int(hi_x * 4) + 2)]
             ax.set_xticks(ticks, [f"{int(round(t * 12)) // 12}-{int(round(t * 12)) % 12 + 1:02d}" for t in ticks],
                           fontsize=8)
-        else:
+        elif r.high <= 1.0:  # a share; counts and months-of-lag are drawn as numbers
             ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
         inside = "inside" if r.inside else "OUTSIDE"
         ax.set_title(f"{r.target}  ({r.quantity}; {rows[-1][1]} median {inside} the band)", fontsize=9, loc="left")
@@ -297,6 +297,7 @@ def smc_posterior_figure(posterior: pd.DataFrame, fit: pd.DataFrame, path: Path,
         ax.set_title(f"{r.parameter}\nwidth {r.width_ratio:.2f}: {r.identified}", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.set_yticks([])
-    axes.flat[0].legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2), ncols=3)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=5, frameon=False, fontsize=8)
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)

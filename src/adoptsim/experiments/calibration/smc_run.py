@@ -106,7 +106,7 @@ class SmcReport:
                  f"{int(g['runs'].sum())} runs, final epsilon {self.distance:.3g}; {self.elapsed:.1f} s -> {self.out}"]
         for r in g.itertuples(index=False):
             lines.append(f"  generation {r.generation}: epsilon {r.epsilon:.3g}, accepted {r.accepted}/{r.proposed} "
-                         f"({r.acceptance_rate:.0%}), ESS {r.ess:.0f}, {r.unique} distinct"
+                         f"({r.acceptance_rate:.0%}), ESS {r.ess:.0f}, {r.unique:.0f} distinct"
                          + ("" if r.complete else " (stopped)"))
         for r in self.fit.itertuples(index=False):
             lines.append(f"  {r.parameter}: {r.q50:.4g} (10-90%: {r.q10:.4g} .. {r.q90:.4g}; prior {r.prior_low:g} .. "
@@ -341,6 +341,7 @@ def run_smc(cal: Calibration, out: str | Path, workers: int | None = None, sched
             got = generation_zero(cal, out, run)
             store_generation(out, 0, *got)
         prior, row0 = got
+        row0.setdefault("unique", unique_count(cal, prior))
         pops, rows = [prior], [row0]
         for t in range(1, m.generations + 1):
             prev = pops[-1]
