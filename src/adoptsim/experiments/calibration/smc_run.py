@@ -169,7 +169,7 @@ def batch_values(cal: Calibration, exp, folder: Path, workers: int | None, sched
     jobs = [(folder / "runs" / f"{key}.parquet", exp.point_scenario(int(point)), cal.targets, int(point), int(rep))
             for point, rep, key in ok.itertuples(index=False)]
     n = 1 if scheduler else max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    if n == 1 or len(jobs) < 8:
+    if n == 1 or len(jobs) < 64:  # starting processes costs more than reading a few runs
         parts = [shard_values(*job) for job in jobs]
     else:
         pool = process_pool(n)
