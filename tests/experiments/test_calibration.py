@@ -223,7 +223,8 @@ def test_shipped_calibrated_baseline():
     path = ROOT / "scenarios" / "baseline_calibrated.toml"
     text = path.read_text()
     assert 'extends = "baseline.toml"' in text
-    cal = load_spec(ROOT / "calibration" / "baseline.toml")
+    cal = load_spec(ROOT / "calibration" / "baseline_rejection.toml")
+    assert cal.spec.parameters
     fitted = load_scenario(path)
     locators = valid_paths(fitted)
     for p in cal.spec.parameters:

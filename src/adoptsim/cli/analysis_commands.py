@@ -85,7 +85,7 @@ def cmd_calibrate(args) -> int:
     try:
         rep = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler, resume=args.resume,
                         scenario_out=args.scenario_out, fmt=args.format or "parquet",
-                        progress=make_progress(args.quiet), budget=budget(args))
+                        progress=make_progress(args.quiet), budget=budget(args), posterior_out=args.posterior_out)
     except KeyboardInterrupt:
         return interrupted(out)
     emit(args, rep.summary(), {"command": "calibrate", "out": str(rep.out), "scenario": str(rep.scenario_path),

@@ -199,6 +199,8 @@ def add_experiment_commands(sub, common) -> None:
     out_flags(ca, "results/<spec>", "continue the calibration stored in --out, skipping stored runs")
     ca.add_argument("--scenario-out", type=Path, default=None,
                     help="where to write the calibrated scenario (default OUT/calibrated.toml)")
+    ca.add_argument("--posterior-out", type=Path, default=None,
+                    help="ABC-SMC: also write the posterior ensemble here (e.g. calibration/baseline-posterior.parquet)")
     table_format(ca)
     add_size_caps(ca)
     ca.set_defaults(func=cmd_calibrate)

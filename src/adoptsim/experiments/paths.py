@@ -2,8 +2,8 @@
 
 A **factor path** names a field of the resolved scenario: ``adoption.p``, ``choice.trust``,
 ``network.degree``, ``sectors.government.trust``, ``nations.BR.optimism``,
-``nations.BR.trust.CN``, ``vendors.deepseek.price``, ``policies.<name>.<parameter>``
-(docs/experiments.md). A design point is applied to the merged raw scenario (``extends``
+``nations.BR.trust.CN``, ``vendors.deepseek.price``, ``policies.<name>.<parameter>``, and an
+element of a list of numbers as ``choice.nest_lambda.0`` (docs/experiments.md). A design point is applied to the merged raw scenario (``extends``
 resolved) and the result is validated by the scenario schema, so an override gets exactly the
 checks a scenario file gets. :func:`check_factor_values` is the one check of factor values,
 used by sweeps, target-seeking and calibration.
@@ -45,8 +45,11 @@ def valid_paths(scenario: Scenario) -> dict[str, tuple]:
     paths: dict[str, tuple] = {"meta.months": ("meta", "months"), "meta.start": ("meta", "start")}
     d = scenario.to_dict()
     for table in _TABLES:
-        for k in d[table]:
+        for k, v in d[table].items():
             paths[f"{table}.{k}"] = (table, k)
+            if isinstance(v, list) and v and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+                for i in range(len(v)):  # a list of numbers: each element (choice.nest_lambda.0)
+                    paths[f"{table}.{k}.{i}"] = (table, k, i)
     for sec in d["sectors"]:
         for k in _field_names(Sector):
             paths[f"sectors.{sec}.{k}"] = ("sectors", sec, k)
@@ -76,6 +79,9 @@ def current_value(scenario: Scenario, loc: tuple) -> Any:
     else:
         node, rest = d[loc[0]], loc[1:]
     for k in rest:
+        if isinstance(node, list) and isinstance(k, int) and 0 <= k < len(node):
+            node = node[k]
+            continue
         if not isinstance(node, dict) or k not in node:
             return None
         node = node[k]

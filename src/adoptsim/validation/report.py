@@ -377,5 +377,20 @@ def write_report(out: str | Path = "docs/verification") -> Report:
     for name, data in figs.items():
         atomic_write_bytes(out / name, data)
     rep.path = out.with_suffix(".md")
-    atomic_write_text(rep.path, render_markdown(rep, out.name))
+    atomic_write_text(rep.path, render_markdown(rep, out.name) + kept_sections(rep.path))
     return rep
+
+
+#: Sections of the page written by other commands (the tornado of the priors, docs/calibration.md)
+#: start at this marker; the report keeps them when it rewrites the page.
+KEEP_MARKER = "<!-- kept by adoptsim validation-report -->"
+
+
+def kept_sections(page: Path) -> str:
+    """The part of an existing page from :data:`KEEP_MARKER` on ('' when there is none)."""
+    try:
+        text = page.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    i = text.find(KEEP_MARKER)
+    return "\n" + text[i:] if i >= 0 else ""

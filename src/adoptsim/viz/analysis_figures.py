@@ -172,14 +172,16 @@ def discovery_figure(trajectory: pd.DataFrame, box: pd.DataFrame, cases: pd.Data
     return save_figure(fig, path)
 
 
-def calibration_figure(targets: pd.DataFrame, path: Path, title: str) -> Path:
+def calibration_figure(targets: pd.DataFrame, path: Path, title: str, rows: list | None = None) -> Path:
     """Simulated vs observed, one panel per target: the target's band (shaded), the observed value
     (black diamond) and the simulated median with its 10–90% range across all prior runs (grey),
-    the accepted runs (blue) and the calibrated scenario's check runs (orange)."""
+    the accepted runs (blue) and the calibrated scenario's check runs (orange); ``rows`` (name,
+    label, colour) chooses other columns ``<name>_q10/_q50/_q90``."""
     n = len(targets)
     fig, axes = plt.subplots(n, 1, figsize=(8.5, 0.6 + 1.45 * n), layout="constrained", squeeze=False)
-    rows = [("prior", "prior (all samples)", "#999999"), ("accepted", "accepted (ABC posterior)", "#3b4cc0"),
-            ("calibrated", "calibrated scenario", "#e6850e")]
+    rows = rows or [("prior", "prior (all samples)", "#999999"), ("accepted", "accepted (ABC posterior)", "#3b4cc0"),
+                    ("calibrated", "calibrated scenario", "#e6850e")]
+    last = rows[-1][0]
     for ax, r in zip(axes[:, 0], targets.itertuples(index=False)):
         month = r.kind == "month"
         ax.axvspan(r.low, r.high, color="#2ca02c", alpha=0.15, linewidth=0, label="target band")
@@ -192,16 +194,16 @@ def calibration_figure(targets: pd.DataFrame, path: Path, title: str) -> Path:
         ax.set_yticks([])
         ax.set_ylim(0.3, len(rows) + 0.7)
         if month:
-            lo_x = min(r.low, r.prior_q10, r.calibrated_q10) - 0.25
-            hi_x = max(r.high, r.prior_q90, r.calibrated_q90) + 0.25
+            lo_x = min(r.low, r.prior_q10, getattr(r, f"{last}_q10")) - 0.25
+            hi_x = max(r.high, r.prior_q90, getattr(r, f"{last}_q90")) + 0.25
             ax.set_xlim(lo_x, hi_x)
             ticks = [t / 4 for t in range(int(lo_x * 4), int(hi_x * 4) + 2)]
             ax.set_xticks(ticks, [f"{int(round(t * 12)) // 12}-{int(round(t * 12)) % 12 + 1:02d}" for t in ticks],
                           fontsize=8)
-        else:
+        elif r.high <= 1.0:  # a share; counts and months-of-lag are drawn as numbers
             ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
         inside = "inside" if r.inside else "OUTSIDE"
-        ax.set_title(f"{r.target}  ({r.quantity}; calibrated median {inside} the band)", fontsize=9, loc="left")
+        ax.set_title(f"{r.target}  ({r.quantity}; {rows[-1][1]} median {inside} the band)", fontsize=9, loc="left")
         ax.grid(True, axis="x", alpha=0.3, linewidth=0.6)
     axes[0, 0].legend(frameon=False, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(title + "\nmarkers: medians; lines: 10–90% across runs", fontsize=10)
@@ -265,4 +267,37 @@ def target_figure(result: dict, path: Path, title: str) -> Path:
               "reached_at_low": " - already reached at the bottom"}[result["status"]]
     ax.set_title(f"{title}{status}\n{len(ev)} values x {result['replicates']} replicates "
                  "(same seeds for every value); numbers: evaluation order", fontsize=9)
+    return save_figure(fig, path)
+
+
+def smc_posterior_figure(posterior: pd.DataFrame, fit: pd.DataFrame, path: Path, title: str) -> Path:
+    """Per parameter: the uniform prior density (grey) and the weighted posterior histogram
+    (blue, density), the weighted 10–90% interval (shaded), the median (orange) and the base
+    scenario's value (dashed); the panel title gives the width ratio (posterior 10–90% width /
+    prior width) and whether the parameter is identified."""
+    n = len(fit)
+    if n == 0:
+        raise ValueError("smc_posterior_figure: no parameters")
+    ncols = min(4, n)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols + 0.5, 2.4 * nrows + 0.7), layout="constrained",
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    w = posterior["weight"].to_numpy(dtype=float)
+    for ax, r in zip(axes.flat, fit.itertuples(index=False)):
+        bins = np.linspace(r.prior_low, r.prior_high, 21)
+        ax.hist(posterior[r.parameter].to_numpy(dtype=float), bins=bins, weights=w, density=True, color="#3b4cc0",
+                alpha=0.85, label="posterior")
+        ax.plot([r.prior_low, r.prior_high], [1 / (r.prior_high - r.prior_low)] * 2, color="#777777", linewidth=1.5,
+                label="prior")
+        ax.axvspan(r.q10, r.q90, color="#e6850e", alpha=0.15, linewidth=0, label="10–90%", zorder=0)
+        ax.axvline(r.q50, color="#e6850e", linewidth=2, label="median")
+        ax.axvline(r.base, color="#333333", linestyle="--", linewidth=1, label="base scenario")
+        ax.set_title(f"{r.parameter}\nwidth {r.width_ratio:.2f}: {r.identified}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks([])
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=5, frameon=False, fontsize=8)
+    fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)

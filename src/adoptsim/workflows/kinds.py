@@ -23,6 +23,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "calibration-spec": ("a calibration spec", "adoptsim calibrate FILE"),
     "calibration-targets": ("a calibration targets file",
                             "a calibration spec's 'targets' (check it with adoptsim validate FILE)"),
+    "calibration-priors": ("a calibration prior file",
+                           "a calibration spec's 'priors' (check it with adoptsim validate FILE)"),
     "unknown-toml": ("a TOML file that is no adoptsim input", "adoptsim validate FILE to see why"),
     "run": ("a run results folder", "adoptsim plot / compare / rerun / report FOLDER"),
     "sweep": ("a sweep folder", "adoptsim plot / discover / rerun FOLDER"),
@@ -35,14 +37,16 @@ KINDS: dict[str, tuple[str, str]] = {
     "folder": ("a folder that adoptsim did not write (no manifest.json)", "adoptsim run / sweep on an input file"),
 }
 FILE_KINDS = ("scenario", "experiment", "sensitivity-experiment", "target-experiment", "calibration-spec",
-              "calibration-targets", "unknown-toml")
+              "calibration-targets", "calibration-priors", "unknown-toml")
 
 
 def file_kind(raw: dict) -> str:
     """What an input TOML file is: scenario, experiment (sensitivity-experiment when its design is
     sobol or oat), target-experiment (an experiment with [target]), calibration-spec,
-    calibration-targets, or unknown-toml."""
-    if "scenario" in raw and "parameters" in raw:
+    calibration-targets, calibration-priors, or unknown-toml."""
+    if isinstance(raw.get("priors"), list) and not SCENARIO_KEYS & set(raw):
+        return "calibration-priors"
+    if "scenario" in raw and ("parameters" in raw or isinstance(raw.get("priors"), str)):
         return "calibration-spec"
     if "scenario" in raw and ("factors" in raw or "design" in raw or "replicates" in raw):
         if "target" in raw:

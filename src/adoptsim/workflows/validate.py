@@ -1,5 +1,5 @@
 """``adoptsim validate``: check input files of every kind — scenario, experiment, target
-experiment, calibration spec, calibration target file (docs/cli.md)."""
+experiment, calibration spec, calibration target file, calibration prior file (docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ def validate_file(file: str | Path) -> str:
         from ..experiments.calibration.targets import load_targets
 
         load_targets(f)
+    elif kind == "calibration-priors":
+        from ..experiments.calibration.priors import load_priors
+
+        load_priors(f)
     elif kind == "scenario":
         sc = parse_scenario(load_raw(f), f)
         if sc.meta.ensemble not in (None, "none"):  # the posterior it names: readable, its paths known

@@ -61,7 +61,7 @@ from .targets import deviation, distance, month_text, require_values, run_values
 
 
 def _factors(cal: Calibration) -> list[Factor]:
-    return [Factor(path=p.path, range=list(p.range)) for p in cal.spec.parameters]
+    return [Factor(path=p.path, range=list(p.range)) for p in cal.parameters]
 
 
 def lhs_points(cal: Calibration) -> list[dict[str, Any]]:
@@ -194,8 +194,8 @@ def refine(cal: Calibration, best: pd.Series) -> tuple[dict[str, float], dict]:
     numbers); returns the refined values and ``distance, evaluations, message``."""
     from scipy.optimize import minimize
 
-    lo = np.array([p.range[0] for p in cal.spec.parameters])
-    hi = np.array([p.range[1] for p in cal.spec.parameters])
+    lo = np.array([p.range[0] for p in cal.parameters])
+    hi = np.array([p.range[1] for p in cal.parameters])
     scale = hi - lo
 
     def objective(u: np.ndarray) -> float:
@@ -236,7 +236,7 @@ def write_calibrated(cal: Calibration, fitted: dict[str, Any], text: str, scenar
 def fit_table(cal: Calibration, fitted: dict[str, Any], acc: pd.DataFrame, best: pd.Series) -> pd.DataFrame:
     """Per parameter: fitted value, posterior q10/q50/q90, best sample, prior range, base value."""
     rows = []
-    for p in cal.spec.parameters:
+    for p in cal.parameters:
         q10, q50, q90 = quantiles(acc[p.path])
         rows.append({"parameter": p.path, "value": float(fitted[p.path]), "q10": q10, "q50": q50, "q90": q90,
                      "best": float(best[p.path]), "prior_low": float(p.range[0]), "prior_high": float(p.range[1]),
@@ -298,11 +298,20 @@ def _scenario_path(out: Path, scenario_out: str | Path | None) -> Path:
 def run_calibration(spec: str | Path | Calibration, out: str | Path, workers: int | None = None,
                     scheduler: str | None = None, resume: bool = False, scenario_out: str | Path | None = None,
                     fmt: str = "parquet", progress: bool | None = None,
-                    budget: Budget | None = None) -> CalibrationReport:
-    """Run a calibration into ``out`` (see the module docstring); draws no figure."""
+                    budget: Budget | None = None, posterior_out: str | Path | None = None) -> CalibrationReport:
+    """Run a calibration into ``out`` (see the module docstring); draws no figure. A spec with
+    ``[method] kind = "smc"`` runs ABC-SMC instead (:func:`.smc_run.run_smc`)."""
     t0 = time.perf_counter()
     cal = spec if isinstance(spec, Calibration) else load_spec(spec)
     out = Path(out)
+    if posterior_out is not None and cal.spec.method.kind != "smc":
+        raise AdoptsimError(f"--posterior-out: {cal.file} is an ABC rejection calibration (it writes no posterior "
+                            "ensemble); use [method] kind = \"smc\"")
+    if cal.spec.method.kind == "smc":
+        from .smc_run import run_smc
+
+        return run_smc(cal, out, workers=workers, scheduler=scheduler, resume=resume, posterior_out=posterior_out,
+                       progress=progress, budget=budget)
     check_out_dir(out, resume, "pass --resume to continue the calibration stored there")
     scenario_path = _scenario_path(out, scenario_out)
     runs = cal.spec.method.samples * cal.spec.replicates

@@ -21,7 +21,7 @@ def toml_value(v) -> str:
 
 
 def _prior(cal: Calibration, path: str, i: int) -> str:
-    p = next(p for p in cal.spec.parameters if p.path == path)
+    p = next(p for p in cal.parameters if p.path == path)
     return f"{p.range[i]:g}"
 
 

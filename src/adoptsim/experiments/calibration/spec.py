@@ -16,14 +16,18 @@
     refine = false                            # Nelder-Mead on the distance (common random numbers)
     refine_iterations = 40
     check_replicates = 10                     # replicates of the calibrated scenario in the check
-    [[parameters]]
+    # kind = "smc": ABC-SMC (see .smc): algorithm = "mcmc" (or "pmc"), population = 200,
+    # generations = 4, quantile = 0.5, final_epsilon = 0, min_acceptance = 0.02,
+    # kernel_scale (default: pmc 2, mcmc 2.38^2 / number of parameters)
+    priors = "priors.toml"                    # optional: a prior file (see .priors) ...
+    [[parameters]]                            # ... and/or parameters given here
     path = "adoption.revision_rate"           # a factor path as in sweeps (adoptsim.experiments.paths)
     range = [0.05, 0.40]                      # prior: uniform on the range
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -33,10 +37,10 @@ from ...core.schema import Scenario, parse_scenario
 from ...errors import InputError, Problem
 from ...io.scenario_files import load_raw, read_bytes_bounded, read_toml
 from ...months import YearMonth, format_month, parse_month
-from ..paths import (check_factor_values, current_value, integer_range_problems, is_integer_field, nearest_paths,
-                     valid_paths, whole_range)
+from ..paths import valid_paths
 from ..spec import Strict, check_range, named_file, validated
-from .targets import TARGET_METRICS, Target, load_targets, target_reference_problems
+from .priors import parameter_problems, read_priors
+from .targets import TARGET_METRICS, Target, calibration_targets, load_target_file, target_reference_problems
 
 
 class Parameter(Strict):
@@ -50,6 +54,16 @@ class Parameter(Strict):
 
 
 class Method(Strict):
+    kind: Literal["rejection", "smc"] = "rejection"
+    algorithm: Literal["mcmc", "pmc"] = "mcmc"  # smc: resample-move (Del Moral) or importance weights (Beaumont)
+    # ABC-SMC (kind = "smc"; adoptsim.experiments.calibration.smc)
+    population: Annotated[int, Field(ge=4, le=100_000)] = 200
+    generations: Annotated[int, Field(ge=1, le=100)] = 4
+    quantile: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    final_epsilon: Annotated[float, Field(ge=0)] = 0.0
+    min_acceptance: Annotated[float, Field(gt=0, le=1)] = 0.02
+    kernel_scale: Annotated[float, Field(gt=0, le=10)] | None = None  # default: pmc 2, mcmc 2.38^2 / d
+    # ABC rejection (kind = "rejection")
     samples: Annotated[int, Field(ge=2, le=1_000_000)] = 128
     accept: Literal["bands", "closest"] = "bands"
     fraction: Annotated[float, Field(gt=0, le=1)] = 0.1
@@ -66,8 +80,9 @@ class CalibrationSpec(Strict):
     replicates: Annotated[int, Field(ge=1, le=10_000)] = 2
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
     horizon: YearMonth | None = None
+    priors: str | None = None
     method: Method = Field(default_factory=Method)
-    parameters: list[Parameter] = Field(min_length=1)
+    parameters: list[Parameter] = Field(default_factory=list)
 
 
 @dataclass
@@ -84,10 +99,12 @@ class Calibration:
     integer: dict[str, bool]
     horizon: str
     text: str = ""
+    parameters: list = field(default_factory=list)  # the fitted parameters: the priors, then [[parameters]]
+    priors_file: Path | None = None
 
     @property
     def paths(self) -> list[str]:
-        return [p.path for p in self.spec.parameters]
+        return [p.path for p in self.parameters]
 
     @property
     def metrics(self) -> list[str]:
@@ -104,6 +121,9 @@ def _read(path: Path, file: str) -> tuple[CalibrationSpec, Path, Path]:
     spec = validated(read_toml(path, file), CalibrationSpec, file)
     scen_path = named_file(path, file, "scenario", spec.scenario)
     tpath = named_file(path, file, "targets", spec.targets)
+    if spec.priors is None and not spec.parameters:
+        raise InputError([Problem(file, "parameters", "give the parameters to fit: [[parameters]] (path, range) "
+                                  "or priors = \"priors.toml\" (a prior file)")])
     return spec, scen_path, tpath
 
 
@@ -126,35 +146,6 @@ def _horizon(spec: CalibrationSpec, base: Scenario, targets: list[Target], file:
         return horizon, [Problem(file, "horizon", f"{horizon} ends before the targets' last month "
                                  f"{format_month(last_needed)}")]
     return horizon, []
-
-
-def _check_parameters(spec: CalibrationSpec, raw: dict, base: Scenario, locators: dict[str, tuple],
-                      file: str) -> tuple[list[Problem], dict[str, bool]]:
-    """Each parameter: a known numeric path (not ``meta.*``), given once, its range ends valid."""
-    integer: dict[str, bool] = {}
-    problems: list[Problem] = []
-    seen = set()
-    for i, p in enumerate(spec.parameters):
-        where = f"parameters[{i}]"
-        if p.path in seen:
-            problems.append(Problem(file, f"{where}.path", f"parameter {p.path!r} is given twice"))
-        seen.add(p.path)
-        if p.path not in locators or p.path.startswith("meta."):
-            problems.append(Problem(file, f"{where}.path", f"no scenario parameter {p.path!r}"
-                                    + nearest_paths(p.path, sorted(k for k in locators if not k.startswith("meta.")))))
-            continue
-        cur = current_value(base, locators[p.path])
-        if isinstance(cur, str) or isinstance(cur, bool):
-            problems.append(Problem(file, f"{where}.path", f"{p.path} is not a number ({cur!r}); only numeric "
-                                    "parameters can be fitted"))
-            continue
-        integer[p.path] = is_integer_field(base, locators[p.path])
-        if integer[p.path] and integer_range_problems(p.range, file, f"{where}.range"):
-            problems += integer_range_problems(p.range, file, f"{where}.range")
-            continue
-        ends = list(whole_range(*p.range)) if integer[p.path] else [float(value) for value in p.range]
-        problems += check_factor_values(raw, locators, p.path, ends, file, f"{where}.range")
-    return problems, integer
 
 
 def cut_to_horizon(raw: dict, base: Scenario, horizon: str) -> dict:
@@ -182,20 +173,34 @@ def load_spec(path: str | Path) -> Calibration:
     path = Path(path)
     file = str(path)
     spec, scen_path, tpath = _read(path, file)
-    all_targets = load_targets(tpath)
-    targets = [t for t in all_targets if t.use and t.weight > 0]
+    tfile = load_target_file(tpath)
+    all_targets = tfile.targets
+    targets = [t for t in calibration_targets(tfile) if t.weight > 0]
     if not targets:
-        raise InputError([Problem(str(tpath), "targets", "no target has use = true and a weight > 0")])
+        raise InputError([Problem(str(tpath), "targets", "no target has use = true and a weight > 0"
+                                  + (f" up to the calibration window's end {tfile.calibration_window}"
+                                     if tfile.calibration_window else ""))])
     raw = load_raw(scen_path)
     base = parse_scenario(raw, str(scen_path))
     locators = valid_paths(base)
     horizon, problems = _horizon(spec, base, targets, file)
     problems += target_reference_problems(all_targets, base, str(tpath))
-    param_problems, integer = _check_parameters(spec, raw, base, locators, file)
-    problems += param_problems
+    seen: set[str] = set()
+    parameters, priors_file, integer = [], None, {}
+    if spec.priors is not None:
+        pr = read_priors(named_file(path, file, "priors", spec.priors))
+        priors_file = Path(pr.file)
+        found, integer = parameter_problems(pr.spec.priors, raw, base, locators, pr.file, "priors", seen)
+        problems += found
+        parameters += pr.spec.priors
+    found, more = parameter_problems(spec.parameters, raw, base, locators, file, "parameters", seen)
+    problems += found
+    integer.update(more)
+    parameters += spec.parameters
     if problems:
         raise InputError(problems)
     cut = cut_to_horizon(raw, base, horizon)
     return Calibration(file=file, spec=spec, scenario_file=scen_path, targets_file=tpath, targets=targets,
                        all_targets=all_targets, raw=cut, base=base, locators=locators, integer=integer,
-                       horizon=horizon, text=read_bytes_bounded(path, file).decode("utf-8"))
+                       horizon=horizon, text=read_bytes_bounded(path, file).decode("utf-8"),
+                       parameters=parameters, priors_file=priors_file)

@@ -243,6 +243,17 @@ def deviation(t: Target, sim: np.ndarray | float) -> np.ndarray:
     return np.where(sim >= v, up, down)
 
 
+def distances(targets: list[Target], sims: pd.DataFrame) -> np.ndarray:
+    """The distance of every row of ``sims`` (one column per target id); a row with a missing or
+    non-finite value is infinitely far."""
+    z = np.column_stack([deviation(t, sims[t.id].to_numpy(dtype=float)) for t in targets])
+    w = np.array([t.weight for t in targets])
+    with np.errstate(invalid="ignore"):
+        dist = np.sqrt(np.nansum(w * z ** 2, axis=1) / w.sum())
+    dist[~np.isfinite(z).all(axis=1)] = np.inf
+    return dist
+
+
 def distance(targets: list[Target], sims: dict[str, float]) -> float:
     """sqrt(Σ w z² / Σ w) over the used targets."""
     w = np.array([t.weight for t in targets])
@@ -283,9 +294,9 @@ def run_values(frame: pd.DataFrame, scenario: Scenario, targets: list[Target]) -
                 vals = col.astype(float).tolist()
         else:
             scope_id = t.scope_id or ("world" if t.scope == "world" else "")
-            sel = frame[(frame["metric"] == t.metric) & (frame["scope"] == t.scope)
-                        & (frame["scope_id"].astype(str) == scope_id) & (frame["key"].astype(str) == t.key)
-                        & (pd.to_datetime(frame["date"]) == pd.Timestamp(t.when + "-01"))]
+            sel = frame[(frame["metric"] == t.metric) & (frame["scope"] == t.scope)]  # first: a small part
+            sel = sel[(sel["scope_id"].astype(str) == scope_id) & (sel["key"].astype(str) == t.key)
+                      & (pd.to_datetime(sel["date"]) == pd.Timestamp(t.when + "-01"))]
             s = sel.groupby("replicate", observed=True)["value"].sum()
             vals = [float(s.get(r, np.nan)) for r in reps]
         out[t.id] = vals
