@@ -34,8 +34,9 @@ from .paths import apply_point, current_value, nearest_paths, valid_paths
 
 #: The spawn key of the stream that draws the members (apart from every run's (k, r) keys).
 ENSEMBLE_SPAWN = 0x656E73  # "ens"
-#: Default number of members drawn (all members up to this many).
-DEFAULT_MEMBERS = 100
+#: Default number of members drawn (all members up to this many): 50 members x 2 replicates keep
+#: the default baseline run to ~20-30 s on two cores; --members raises it.
+DEFAULT_MEMBERS = 50
 #: Default replicates per member with an ensemble, and without one.
 DEFAULT_REPLICATES_ENSEMBLE = 2
 DEFAULT_REPLICATES = 10
@@ -144,10 +145,11 @@ def plan_ensemble(scenario: Scenario, raw: dict, posterior: Posterior, members: 
     return EnsemblePlan(posterior, draws, scenarios, applied, kept)
 
 
-def run_member(scenario: Scenario, seed: int, member: int, replicate: int, ensemble: bool) -> pd.DataFrame:
+def run_member(scenario: Scenario, seed: int, member: int, replicate: int, ensemble: bool,
+               metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
     """One run (in a worker): the tidy table of (draw ``member``, replicate ``replicate``) with an
     int32 ``member`` column; labels as categories. Without an ensemble, ``member`` is 0 and the
-    seed is today's replicate seed."""
+    seed is today's replicate seed. ``metrics``: only these (default all)."""
     from ..core.metrics import tidy  # the model (Mesa) is loaded by runs only: validate stays fast
     from ..core.model import AdoptionModel, release, replicate_seed
 
@@ -155,7 +157,7 @@ def run_member(scenario: Scenario, seed: int, member: int, replicate: int, ensem
     model = AdoptionModel(scenario, seq, create_community_agents=False, collect_agents=False)
     try:
         model.run()
-        frame = tidy(model, replicate=replicate)
+        frame = tidy(model, replicate=replicate, metrics=metrics)
     finally:
         release(model)
     frame.insert(0, "member", np.full(len(frame), member, dtype=np.int32))

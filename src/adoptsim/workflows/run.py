@@ -149,13 +149,15 @@ def run_scenario(scenario_file: str | Path, seed: int | None = None, replicates:
                                      on_stage, Workers(local, n_runs, scheduler, client, n_dask))
 
 
-def _run_all(scenario, seed: int, replicates: int, plan: EnsemblePlan | None, pool: Workers, bar):
+def _run_all(scenario, seed: int, replicates: int, plan: EnsemblePlan | None, pool: Workers, bar,
+             metrics: tuple[str, ...] | None = None):
     """Every (member, replicate) run on ``pool``, a few per worker in flight; the tables in
     (member, replicate) order."""
     if plan is None:
-        tasks = [(scenario, seed, 0, r, False) for r in range(replicates)]
+        tasks = [(scenario, seed, 0, r, False, metrics) for r in range(replicates)]
     else:
-        tasks = [(plan.scenarios[m], seed, k, r, True) for k, m in enumerate(plan.draws) for r in range(replicates)]
+        tasks = [(plan.scenarios[m], seed, k, r, True, metrics) for k, m in enumerate(plan.draws)
+                 for r in range(replicates)]
     results: dict[int, object] = {}
     pending: dict = {}
     window = max(2, 2 * pool.n)
