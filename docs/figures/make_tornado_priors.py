@@ -1,5 +1,5 @@
-"""Write the tornado of the 2030 headline over every prior into docs/validation.md (the section
-after the marker kept by ``adoptsim validation-report``) and its figure
+"""Write the tornado of the 2030 headline over every prior into docs/validation.md (its last
+section, from the marker on) and its figure
 docs/figures/tornado_priors.png, from the folder of
 
     adoptsim sensitivity experiments/sensitivity_priors_oat.toml --out results/tornado-priors \\
@@ -33,7 +33,7 @@ rows = "\n".join(f"| `{r.factor}` | {fmt(r.low)} – {fmt(r.high)} | {fmt(r.cent
                  f"{100 * (r.y_high - r.y_low):+.1f} |" for r in sel.itertuples(index=False))
 section = f"""{KEEP_MARKER}
 
-## Sensitivity of the 2030 headline to the priors
+## Tornado of the headline: sensitivity of the 2030 headline to the priors
 
 The headline — the Chinese-origin share of the world's developers in {pd.Timestamp(last):%Y-%m} (`share_origin`,
 world, key `CN`; {central:.3f} in the baseline, mean of 2 replicates) — one prior at a time: each

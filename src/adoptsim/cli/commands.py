@@ -144,6 +144,28 @@ def cmd_validation_report(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from ..workflows.predict import predict
+
+    if args.workers is not None and args.workers < 1:
+        raise AdoptsimError(f"--workers: expected a whole number >= 1, got {args.workers}")
+    targets = args.targets if args.targets.is_file() else None
+    if targets is None and args.targets != Path("calibration/targets.toml"):
+        raise AdoptsimError(f"--targets: no file {args.targets}")
+    seed_part = f" --seed {args.seed}" if args.seed is not None else ""
+    command = (f"adoptsim predict {args.scenario} --out {args.out} --members {args.members} "
+               f"--replicates {args.replicates}{seed_part}")
+    rep = predict(args.scenario, args.out, args.members, args.replicates, args.seed, args.workers, targets, command)
+    if args.json:
+        emit(args, "", {"command": "predict", "out": str(rep.out), "members": rep.members,
+                        "replicates": rep.replicates, "predictions": rep.table.to_dict(orient="records")})
+        return 0
+    for _, r in rep.table.iterrows():
+        print(f"{r['quantity']} {r['period']}: {100 * r['q50']:.1f}% (10-90%: {100 * r['q10']:.1f}-{100 * r['q90']:.1f}%)")
+    print(rep.out)
+    return 0
+
+
 def description(file: Path) -> str:
     """The first line of a bundled file's description (``description`` or ``[meta] description``)."""
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import __version__
 from ..core import SCOPES
 from ..errors import did_you_mean
-from .commands import (cmd_list, cmd_plot, cmd_rerun, cmd_run, cmd_validate, cmd_validation_report)
+from .commands import cmd_list, cmd_plot, cmd_predict, cmd_rerun, cmd_run, cmd_validate, cmd_validation_report
 from .analysis_commands import cmd_calibrate, cmd_compare, cmd_discover, cmd_sensitivity, cmd_sweep, cmd_target
 from .app_commands import cmd_app, cmd_report
 
@@ -91,7 +91,7 @@ def add_run_commands(sub, common) -> None:
                    help="posterior file to run over (default: the scenario's [meta] ensemble); "
                         "'none' runs the point scenario")
     r.add_argument("--members", type=int, default=None, metavar="K",
-                   help="ensemble members drawn by weight (default: all, up to 100)")
+                   help="ensemble members drawn by weight (default: all, up to 50)")
     executor_flags(r)
     out_flags(r, "results/<scenario>")
     table_format(r)
@@ -216,6 +216,20 @@ def add_other_commands(sub, common) -> None:
     vr.add_argument("--out", type=Path, default=Path("docs/verification"),
                     help="folder for the figures (default docs/verification); the report is <out>.md (both replaced)")
     vr.set_defaults(func=cmd_validation_report)
+
+    pr = sub.add_parser("predict", help="pre-registered out-of-sample predictions of the baseline ensemble "
+                                        "(docs/predictions.md)", parents=[common], allow_abbrev=False)
+    pr.add_argument("scenario", nargs="?", default="scenarios/baseline.toml",
+                    help="scenario naming a calibrated ensemble (default scenarios/baseline.toml)")
+    pr.add_argument("--out", type=Path, default=Path("docs/predictions.md"),
+                    help="the page to write (default docs/predictions.md; replaced)")
+    pr.add_argument("--targets", type=Path, default=Path("calibration/targets.toml"),
+                    help="targets file whose calibration_window the page states (default calibration/targets.toml)")
+    pr.add_argument("--members", type=int, default=100, help="members drawn from the posterior (default 100)")
+    pr.add_argument("--replicates", type=int, default=2, help="replicates per member (default 2)")
+    pr.add_argument("--seed", type=int, default=None, help="seed (default: the scenario's [meta] seed)")
+    pr.add_argument("--workers", type=int, default=None, help="worker processes (default: every core)")
+    pr.set_defaults(func=cmd_predict)
 
 
 def add_analyst_commands(sub, common) -> None:
