@@ -71,6 +71,16 @@ def app_server(tmp_path):
         log.close()
 
 
+def chip_ban_position() -> int:
+    """The position of chip_ban_2026 among the resolved policies of chip_ban_tightening (policy
+    levers are keyed by position)."""
+    from adoptsim.app.session import bundled_scenarios
+    from adoptsim.io.scenario_files import load_raw
+
+    raw = load_raw(bundled_scenarios()["chip_ban_tightening"])
+    return [p.get("name") for p in raw["policies"]].index("chip_ban_2026")
+
+
 def test_change_a_lever_run_and_see_the_headline(app_server, tmp_path):
     chromium = find_chromium()
     if chromium is None:
@@ -96,9 +106,10 @@ def test_change_a_lever_run_and_see_the_headline(app_server, tmp_path):
             page.wait_for_selector(".adoptsim-run", timeout=90_000)
             before = page.inner_text(".adoptsim-headline")
             assert "%" not in before  # no run yet
-            page.fill(".adoptsim-replicates input", "2")
+            page.fill(".adoptsim-members input", "4")  # 4 plausible worlds x 1 replicate: seconds
+            page.fill(".adoptsim-replicates input", "1")
             # the chip ban of the default scenario (chip_ban_tightening): total instead of x0.4
-            lever = page.locator(".adoptsim-lever-policies-16-chip-access input")
+            lever = page.locator(f".adoptsim-lever-policies-{chip_ban_position()}-chip-access input")
             assert lever.input_value() == "0.4"
             lever.fill("0")
             page.click(".adoptsim-run")

@@ -17,23 +17,28 @@ from . import session as S
 SESSION = S.Session()  # one work folder per server; runs one at a time, the baseline cached
 
 scenario = solara.reactive(S.DEFAULT_SCENARIO)
-replicates = solara.reactive("4")
+replicates = solara.reactive("2")
+members = solara.reactive(str(S.DEFAULT_MEMBERS))
 values: solara.Reactive[dict] = solara.reactive({})
 
 
 @solara.lab.task(prefer_threaded=True)
-def run_task(choice: str, edits: dict, reps: str):
+def run_task(choice: str, edits: dict, reps: str, worlds: str = str(S.DEFAULT_MEMBERS)):
     """One press of Run, in a worker thread: the page stays responsive; progress 0..100."""
     run_task.progress = 0.0
     try:
         n = int(reps)
     except ValueError:
         raise AdoptsimError(f"replicates: expected a whole number 1..50, got {reps!r}") from None
+    try:
+        k = int(worlds)
+    except ValueError:
+        raise AdoptsimError(f"plausible worlds: expected a whole number 1..200, got {worlds!r}") from None
 
     def report(share: float) -> None:
         run_task.progress = round(100.0 * share, 1)
 
-    return SESSION.run(choice, edits, n, report)
+    return SESSION.run(choice, edits, n, report, members=k)
 
 
 def levers_of(choice: str) -> tuple[list[S.Lever], str]:
@@ -88,8 +93,10 @@ def Controls(levers: list[S.Lever], problem: str):
     solara.InputText("…or a scenario file (in the bundled scenarios or below the current folder)",
                      value=scenario.value, on_value=lambda v: (scenario.set(v.strip()), values.set({})),
                      classes=["adoptsim-scenario"])
-    solara.InputText("replicates (1–50)", value=replicates.value, on_value=replicates.set, continuous_update=True,
-                     classes=["adoptsim-replicates"])
+    solara.InputText("plausible worlds: ensemble members (1–200)", value=members.value, on_value=members.set,
+                     continuous_update=True, classes=["adoptsim-members"])
+    solara.InputText("replicates per member (1–50)", value=replicates.value, on_value=replicates.set,
+                     continuous_update=True, classes=["adoptsim-replicates"])
     if problem:
         solara.Error(problem)
     groups: dict[str, list[S.Lever]] = {}
@@ -138,7 +145,7 @@ def Page():
                   "go on in the background.")
         with solara.Row():
             solara.Button("Run", color="primary", disabled=run_task.pending or bool(problem),
-                          on_click=lambda: run_task(scenario.value, dict(values.value), replicates.value),
+                          on_click=lambda: run_task(scenario.value, dict(values.value), replicates.value, members.value),
                           classes=["adoptsim-run"])
             if run_task.pending:
                 solara.Text(f"running… {run_task.progress or 0:.0f}%")

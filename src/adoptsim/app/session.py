@@ -238,6 +238,11 @@ class Outcome:
     changes: list[str] = field(default_factory=list)
 
 
+#: Plausible worlds per press of Run: members of the ensemble (x replicates) — few, so a press
+#: answers in seconds; the page lets the user ask for more.
+DEFAULT_MEMBERS = 10
+
+
 class Session:
     """A page's work folder and its runs. One run at a time (a lock); the baseline's run is
     cached per (replicates, seed)."""
@@ -247,19 +252,24 @@ class Session:
         self.lock = threading.Lock()
         self.count = 0
 
-    def baseline(self, replicates: int, seed: int, report: Callable[[float], None], grand: int) -> Path:
-        out = self.folder / f"ref-r{replicates}-s{seed}" / BASELINE
+    def baseline(self, replicates: int, seed: int, report: Callable[[float], None], grand: int,
+                 members: int = DEFAULT_MEMBERS) -> Path:
+        out = self.folder / f"ref-m{members}-r{replicates}-s{seed}" / BASELINE
         if not (out / "manifest.json").exists():
             run_scenario(bundled_scenarios()[BASELINE], seed=seed, replicates=replicates, out=out, plots=False,
-                         progress=lambda total, _d: Progress(report, total, 0, grand))
+                         members=members, progress=lambda total, _d: Progress(report, total, 0, grand))
         return out
 
     def run(self, scenario: str, values: dict[str, object], replicates: int,
-            report: Callable[[float], None] = lambda _x: None) -> Outcome:
+            report: Callable[[float], None] = lambda _x: None, members: int = DEFAULT_MEMBERS) -> Outcome:
         """Run ``scenario`` (bundled name or allowed path) with the lever ``values`` against the
-        baseline; raise AdoptsimError with one line for bad input."""
+        baseline, over ``members`` plausible worlds of the ensemble the scenario names (the
+        bundled scenarios name the baseline's posterior) x ``replicates``; raise AdoptsimError
+        with one line for bad input."""
         if not 1 <= int(replicates) <= 50:
             raise AdoptsimError(f"replicates: expected 1..50, got {replicates}")
+        if not 1 <= int(members) <= 200:
+            raise AdoptsimError(f"plausible worlds: expected 1..200 members, got {members}")
         path = resolve_scenario(scenario)
         raw = load_raw(path)
         levers = scenario_levers(raw)
@@ -270,13 +280,15 @@ class Session:
             variant = write_variant(edited, changes, self.folder / tag / "scenario", path.stem)
             sc = load_scenario(variant)
             seed, months = sc.meta.seed, sc.meta.months
+            k = members if sc.meta.ensemble not in (None, "none") else None  # a point scenario: replicates only
             base_sc = load_scenario(bundled_scenarios()[BASELINE])
-            cached = (self.folder / f"ref-r{replicates}-s{seed}" / BASELINE / "manifest.json").exists()
-            grand = replicates * months + (0 if cached else replicates * base_sc.meta.months)
-            base = self.baseline(replicates, seed, report, grand)
-            offset = 0 if cached else replicates * base_sc.meta.months
+            cached = (self.folder / f"ref-m{members}-r{replicates}-s{seed}" / BASELINE / "manifest.json").exists()
+            runs = replicates * (k or 1)
+            grand = runs * months + (0 if cached else members * replicates * base_sc.meta.months)
+            base = self.baseline(replicates, seed, report, grand, members)
+            offset = 0 if cached else members * replicates * base_sc.meta.months
             out = self.folder / tag / path.stem
-            run_scenario(variant, seed=seed, replicates=replicates, out=out, plots=False,
+            run_scenario(variant, seed=seed, replicates=replicates, out=out, plots=False, members=k,
                          progress=lambda total, _d: Progress(report, total, offset, grand))
             return self.outcome(out, base, changes, report)
 
