@@ -40,7 +40,11 @@ ROBUST_MEMBERS = 40  # members drawn from the baseline's posterior, one replicat
 ROBUST_SHARE = 0.8  # a claim must hold in at least this share of them
 #: claims (scenario, metric, keys) known not to hold in ROBUST_SHARE of the members: the
 #: scenario's description must say "not robust" and why
-NOT_ROBUST: set[tuple[str, str, str]] = set()
+NOT_ROBUST: set[tuple[str, str, str]] = {
+    # summed capability of the six Chinese labs: falls in ~62% of members; rises where
+    # dynamics.train_smarter is high (correlation 0.87 with the effect across 40 members)
+    ("chip_ban_tightening", "capability", "deepseek+qwen+kimi+glm+minimax+hunyuan"),
+}
 CN_VENDORS = ["deepseek", "qwen", "kimi", "glm", "minimax", "hunyuan"]
 US_CLOSED = ["openai", "google", "anthropic"]
 GLOBAL_SOUTH = ["Sub-Saharan Africa", "Latin America", "Southeast Asia", "South Asia", "Middle East and North Africa"]
