@@ -309,3 +309,25 @@ def test_inner_band_is_the_replicate_only_part():
     assert (inner["q10"], inner["q50"], inner["q90"]) == (3.0, 4.0, 5.0)
     pooled = band(frame).iloc[0]
     assert math.isclose(pooled["q10"], 1.6) and math.isclose(pooled["q90"], 6.4)
+
+
+def test_brief_pairs_ensemble_runs_by_member_and_replicate(world, tmp_path):
+    """The brief's effect of an ensemble run is per plausible world (each member's mean over its
+    replicates, paired run by run), the same numbers as compare's effects.parquet."""
+    from adoptsim.analysis.bands import quantiles
+    from adoptsim.io.run_folder import load_results
+    from adoptsim.workflows.report import effect_values, headline_dates, headline_rows
+
+    res, base = load_results(world / "tight"), load_results(world / "ens")
+    (when,) = headline_dates(res.frame)
+    d = effect_values(res, base, "share_origin", "CN", when, paired=True)
+    assert len(d) == 3  # three members, not 6 x 6 replicate pairs
+    assert main(["compare", str(world / "ens"), str(world / "tight"), "--out", str(tmp_path / "c"),
+                 "--metric", "share_origin"]) == 0
+    eff = pd.read_parquet(tmp_path / "c" / "effects.parquet")
+    row = eff[(eff["key"] == "CN") & (pd.to_datetime(eff["date"]) == when)].iloc[0]
+    assert quantiles(d)[1] == pytest.approx(row["median"], abs=1e-12)
+    rows, effect_note, robust_note = headline_rows(res, base, [when])
+    assert "member and replicate" in effect_note and "plausible worlds" in robust_note
+    cn = next(r for r in rows if r["name"].startswith("China") or r["name"] == "CN")
+    assert cn["cells"][0]["robust"] == f"{row['p_positive']:.0%}"

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.bands import quantiles
-from ..analysis.compare import check_comparable, compare_results, result_labels, shares_seeds
+from ..analysis.compare import check_comparable, check_same_draws, compare_results, result_labels, shares_seeds
 from ..errors import AdoptsimError
 from ..io.atomic import atomic_write_text, check_writable
 from ..io.manifest import command_line, now
@@ -57,10 +57,20 @@ def headline_dates(frame: pd.DataFrame, years: tuple[int, ...] = REPORT_YEARS) -
 
 
 def world_values(frame: pd.DataFrame, metric: str, key: str, when: pd.Timestamp) -> pd.Series:
-    """Per-replicate world values of one metric and key at one month (index: replicate)."""
+    """Per-run world values of one metric and key at one month (index: ``(member, replicate)``;
+    member 0 for a table without a ``member`` column)."""
     sel = frame[(frame["scope"] == "world") & (frame["metric"] == metric)]
     sel = sel[(sel["key"].astype(str) == key) & (pd.to_datetime(sel["date"]) == when)]
-    return sel.set_index(sel["replicate"].astype(int))["value"].astype(float)
+    member = sel["member"].astype(int) if "member" in sel else pd.Series(0, index=sel.index)
+    index = pd.MultiIndex.from_arrays([member.to_numpy(), sel["replicate"].astype(int).to_numpy()],
+                                      names=["member", "replicate"])
+    return pd.Series(sel["value"].astype(float).to_numpy(), index=index)
+
+
+def run_ids(frame: pd.DataFrame) -> list[tuple[int, int]]:
+    """The (member, replicate) runs of a table."""
+    member = frame["member"].astype(int) if "member" in frame else pd.Series(0, index=frame.index)
+    return sorted(set(zip(member, frame["replicate"].astype(int))))
 
 
 def short_label(text: str) -> str:
@@ -96,15 +106,20 @@ def pts(x: float) -> str:
 
 def effect_values(res: Results, base: Results, metric: str, key: str, when: pd.Timestamp,
                   paired: bool) -> np.ndarray:
-    """Effects ``results − baseline``: replicate r minus replicate r when paired, else every
-    replicate minus every baseline replicate (as :func:`adoptsim.analysis.compare.difference`)."""
+    """Effects ``results − baseline``: run (member, replicate) minus the same run when paired —
+    with several ensemble members, each member's mean over its replicates (one plausible world's
+    effect, as :func:`adoptsim.analysis.compare.effects`) — else every run minus every baseline
+    run (as :func:`adoptsim.analysis.compare.difference`)."""
     a, b = world_values(res.frame, metric, key, when), world_values(base.frame, metric, key, when)
     if metric.startswith("share_") and a.empty != b.empty:  # an origin one side lacks has share 0 there
         a = a if not a.empty else pd.Series(0.0, index=b.index)
         b = b if not b.empty else pd.Series(0.0, index=a.index)
     if paired:
         common = a.index.intersection(b.index)
-        return (a.loc[common] - b.loc[common]).to_numpy()
+        d = a.loc[common] - b.loc[common]
+        if d.index.get_level_values("member").nunique() > 1:
+            return d.groupby(level="member").mean().to_numpy()
+        return d.to_numpy()
     return (a.to_numpy()[:, None] - b.to_numpy()[None, :]).ravel()
 
 
@@ -125,8 +140,13 @@ def stored_p_positive(res: Results) -> pd.DataFrame | None:
 
 def headline_rows(res: Results, base: Results | None, dates: list[pd.Timestamp]) -> tuple[list[dict], str, str]:
     """The headline table's rows, and the notes on how effects were paired and robustness counted."""
-    paired = base is not None and shares_seeds(res.manifest, res.frame["replicate"].unique(),
-                                               base.manifest, base.frame["replicate"].unique())
+    paired = base is not None and shares_seeds(res.manifest, run_ids(res.frame), base.manifest, run_ids(base.frame))
+    if paired:  # ensemble runs pair only with the same posterior and draws (else: not paired)
+        try:
+            check_same_draws("results", res.manifest, run_ids(res.frame), "baseline", base.manifest,
+                             run_ids(base.frame))
+        except ValueError:
+            paired = False
     stored = stored_p_positive(res) if base is not None else None
     rows = []
     for name, metric, key in headline_items(res):
@@ -148,10 +168,16 @@ def headline_rows(res: Results, base: Results | None, dates: list[pd.Timestamp])
         rows.append({"name": name, "cells": cells, "indent": metric == "share_origin",
                      "section": "On models by origin" if metric == "share_origin" and not any(
                          r["indent"] for r in rows) else ""})
+    several = len({m for m, _ in run_ids(res.frame)}) > 1
     effect_note = ("paired by replicate (both runs share seed and replicates: common random numbers)."
                    if paired else "unpaired (different seeds): every replicate minus every baseline replicate.")
+    if paired and several:
+        effect_note = ("paired by ensemble member and replicate (the same plausible worlds and seeds on both "
+                       "sides); each member's effect is its mean over replicates.")
     if stored is not None:
         robust_note = "p_positive of the ensemble's effects.parquet (share of members with an effect > 0)."
+    elif paired and several:
+        robust_note = "share of plausible worlds (ensemble members) with an effect > 0."
     else:
         robust_note = (f"share of {'paired replicates' if paired else 'replicate pairs'} with an effect > 0 "
                        "(counted over replicates).")
