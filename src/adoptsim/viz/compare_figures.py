@@ -58,7 +58,7 @@ def compare_figure(curves: pd.DataFrame, differences: pd.DataFrame, path: Path, 
         ax_c, ax_d = fig.add_subplot(gs[row, 0]), fig.add_subplot(gs[row, 1])
         if dist:
             effect_distribution(fig.add_subplot(gs[row, 2]), final[final["key"] == key], labels[1:], col, metric,
-                                units or {}, labels[0], key)
+                                units or {}, labels[0], label(key, names, kind) if key else "")
         for lab in labels:
             k = curves[(curves["results"] == lab) & (curves["key"] == key)]
             ax_c.fill_between(k["date"], k["q10"], k["q90"], color=col[lab], alpha=0.15, linewidth=0)
@@ -108,7 +108,7 @@ def worlds_text(final: pd.DataFrame, unit: str | None) -> str:
 
 def effect_distribution(ax, final: pd.DataFrame, labels: list[str], col: dict, metric: str, units: dict,
                         reference: str, key: str) -> None:
-    """The effect at the last date in each plausible world (a horizontal strip per results, one
+    """The effect at the last date (of ``key``, a display name) in each plausible world (a horizontal strip per results, one
     dot per member, the 10–90% range as a bar, the median as a tick), a line at 0, and the share
     of worlds on each side."""
     import numpy as np
@@ -133,5 +133,5 @@ def effect_distribution(ax, final: pd.DataFrame, labels: list[str], col: dict, m
     ax.set_yticklabels([wrapped(lab, 18) for lab in labels], fontsize=8)
     ax.set_ylim(-0.5, len(labels) - 0.45)
     ax.set_xlabel("effect at the last date" + (" (percentage points)" if is_share(metric) else ""), fontsize=9)
-    ax.set_title(wrapped(f"{metric}" + (f" [{key}]" if key else "") + f": effect vs {reference}, per world", 40),
+    ax.set_title(wrapped(f"{metric}" + (f": {key}" if key else "") + f": effect vs {reference}, per world", 40),
                  fontsize=10)
