@@ -35,7 +35,7 @@ from .paths import apply_point, current_value, nearest_paths, valid_paths
 #: The spawn key of the stream that draws the members (apart from every run's (k, r) keys).
 ENSEMBLE_SPAWN = 0x656E73  # "ens"
 #: Default number of members drawn (all members up to this many): 50 members x 2 replicates keep
-#: the default baseline run to ~20-30 s on two cores; --members raises it.
+#: the default baseline run to about half a minute on two cores; --members raises it.
 DEFAULT_MEMBERS = 50
 #: Default replicates per member with an ensemble, and without one.
 DEFAULT_REPLICATES_ENSEMBLE = 2
