@@ -248,6 +248,7 @@ def test_scenario_moves_its_metrics(runs, claim):
         f"paired median {sign * effect:+.4g}, paired sd {noise:.3g} (needs > {max(minimum, NOISE_SDS * noise):.3g})")
 
 
+@pytest.mark.slow  # two small ensemble runs of the baseline world with figures: ~20 s
 def test_figures_and_compare_from_the_cli(tmp_path, capsys):
     """`run` draws the standard set; `plot --figure/--date/--format` and `compare` draw the others."""
     from adoptsim.cli import main
