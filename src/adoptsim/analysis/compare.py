@@ -42,7 +42,10 @@ def select_values(frame: pd.DataFrame, metric: str, scope: str = "world", scope_
 
 
 def run_ids(values: pd.DataFrame) -> set[tuple[int, int]]:
-    """The (member, replicate) ids of a :func:`select_values` table."""
+    """The (member, replicate) ids of a :func:`select_values` table or a timeseries (member 0 when
+    the table has no ``member`` column: a run of the point scenario)."""
+    if "member" not in values:
+        return {(0, int(r)) for r in pd.unique(values["replicate"])}
     return set(map(tuple, values[["member", "replicate"]].drop_duplicates().to_numpy().tolist()))
 
 

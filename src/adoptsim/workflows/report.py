@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.bands import quantiles
-from ..analysis.compare import check_comparable, check_same_draws, compare_results, result_labels, shares_seeds
+from ..analysis.compare import (check_comparable, check_same_draws, compare_results, result_labels, run_ids,
+                                shares_seeds)
 from ..errors import AdoptsimError
 from ..io.atomic import atomic_write_text, check_writable
 from ..io.manifest import command_line, now
@@ -65,12 +66,6 @@ def world_values(frame: pd.DataFrame, metric: str, key: str, when: pd.Timestamp)
     index = pd.MultiIndex.from_arrays([member.to_numpy(), sel["replicate"].astype(int).to_numpy()],
                                       names=["member", "replicate"])
     return pd.Series(sel["value"].astype(float).to_numpy(), index=index)
-
-
-def run_ids(frame: pd.DataFrame) -> list[tuple[int, int]]:
-    """The (member, replicate) runs of a table."""
-    member = frame["member"].astype(int) if "member" in frame else pd.Series(0, index=frame.index)
-    return sorted(set(zip(member, frame["replicate"].astype(int))))
 
 
 def short_label(text: str) -> str:
