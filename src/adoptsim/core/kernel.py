@@ -6,26 +6,35 @@ numpy reference (:mod:`adoptsim.core.choice`, :func:`adoptsim.core.market.nested
 does that as ~35 passes over (choosers × products) temporaries; :func:`choose_rows` does it row
 by row in one pass, with per-row scratch of a few products' length and no (m × V) temporary.
 
-**Same numbers as the reference, bit for bit.** Every floating-point operation is the one the
-numpy path performs, in the same order:
+**The reference's numbers.** The utilities are the reference's bit for bit, the probabilities
+equal to rounding, the choices the same given the same uniforms:
 
 * neighbour shares and the neighbours' adoption are summed in the order of the CSR entries (as
   ``bincount`` and scipy's ``csr_matvec`` sum them; a non-adopting neighbour adds nothing, as
   adding ``0.0`` changes no sum);
 * ``U = base + w_peer·share``, then ``+ w_inertia`` on the current product; ``Z = U / T``;
-  the row maximum; ``exp(Z − max)`` (nested: ``(Z − max)·(1/λ_L)`` first);
+* **weights from the group's** (:func:`group_tables`, once per call): a chooser's utility
+  differs from its group's (nation × sector) base utility only on the set ``A`` of the
+  products its neighbours use and its own (about two of the baseline's 16 products). Every
+  weight is ``exp((Z − z_g)·(1/λ_L))`` with ``z_g`` the group's largest ``base/T`` (the textbook
+  formula subtracts the chooser's own largest ``Z``: a common factor, which cancels); off ``A``
+  it is the group's, computed once; on ``A`` one ``exp`` each. A nest none of whose products is
+  in ``A`` has the group's sum, so its power ``S^a`` and factor are the group's too: only the
+  nests above ``A`` take a ``pow``. This makes 2–3 ``exp`` and ~4 ``pow`` per chooser of what
+  were 16 and 7. A chooser whose largest ``Z`` is more than :data:`RESCALE`/λ_L away from
+  ``z_g`` (a very low temperature) is computed on its own scale, every product, as the
+  reference does;
 * the plain logit's row total is summed as numpy's ``E.sum(axis=1)`` sums a row (its pairwise
-  summation: :func:`numpy_row_sum`), then ``P = E / total``;
-* the nested logit's nest sums are summed in product order (what ``E @ onehot`` gives: each
-  term is multiplied by exactly 1 or 0), its powers are ``pow``, its factors pushed down as the
-  reference pushes them;
+  summation: :func:`numpy_row_sum`), then ``P = E / total``; the nested logit's nest sums in
+  product order, its factors pushed down as the reference pushes them;
 * the draw inverts the CDF with the partial sums accumulated left to right and
   ``x = (1 − u)·Σ``.
 
-``fastmath`` is off (no reassociation, no fused multiply-add), and ``exp``/``pow`` are the C
-library's, which numpy also uses for float64 on machines without AVX-512 (with AVX-512 numpy
-has its own vectorised ``exp``, which may differ from the C library's in the last bit;
-tests/core/test_kernel.py then still holds to 1e-12 on the probabilities).
+The weights differ from the reference's by a common factor and in their last bits, so a
+choice could differ only where a uniform falls within ~1e−16 of a boundary of the CDF: never
+seen — every bundled scenario's tables are bit-identical on both paths (tests/core/test_kernel.py
+checks the probabilities to 1e-12, the choices exactly, and whole runs). ``fastmath`` is off (no
+reassociation, no fused multiply-add), and ``exp``/``pow`` are the C library's.
 
 Compiled on first use and cached on disk (``cache=True``, in ``__pycache__`` next to this file,
 or ``NUMBA_CACHE_DIR``): the first run after an install pays ~5 s of compilation; later
@@ -41,6 +50,9 @@ import numpy as np
 from numba import njit
 
 PEER_NONE, PEER_CSR, PEER_WORLD = 0, 1, 2
+#: a chooser's weights are scaled by its group's largest Z unless their own largest Z is further
+#: from it than this (in units of λ_L): exp(±300) is far from float64's over- and underflow
+RESCALE = 300.0
 
 _JIT = dict(cache=True, fastmath=False, nogil=True, error_model="numpy")
 _INLINE = dict(_JIT, inline="always")  # per-row helpers: no call (and no reference counting) per row
@@ -93,9 +105,12 @@ def neighbour_adopted_rows(indptr, indices, data, current, rows, out):
 
 
 @njit(**_INLINE)
-def _nested_weights(E, V, nest, lams, parent, ngroups, S, T, fac, f):
+def _nested_weights(E, V, nest, lams, parent, ngroups, S, T, fac, f, aff, Tg, Fg, f0g, g):
     """Unnormalised nested-logit weights of one row, in place in ``E`` (see
-    :func:`adoptsim.core.market.nested_logit_probabilities`, same operations, same order)."""
+    :func:`adoptsim.core.market.nested_logit_probabilities`: the same operations in the same
+    order). A nest not marked in ``aff`` takes its power ``T``, its factor ``T/S`` (and, at the
+    top, ``S^(λ0−1)``) from row ``g`` of the group tables ``Tg``/``Fg``/``f0g`` instead of
+    computing them: its sum is the group's, so the values are the same bits."""
     L = lams.size
     bottom = nest[L - 1]
     G = ngroups[L - 1]
@@ -111,7 +126,10 @@ def _nested_weights(E, V, nest, lams, parent, ngroups, S, T, fac, f):
             S[level, k] = 0.0
         for k in range(Gl):
             s = S[level + 1, k]
-            if a == 1.0:
+            if not aff[level + 1, k]:
+                t = Tg[g, level + 1, k]
+                fac[level + 1, k] = Fg[g, level + 1, k]
+            elif a == 1.0:
                 t = s
                 fac[level + 1, k] = 1.0
             elif s > 0:
@@ -126,7 +144,9 @@ def _nested_weights(E, V, nest, lams, parent, ngroups, S, T, fac, f):
     lam0 = lams[0]
     for k in range(ngroups[0]):
         s = S[0, k]
-        if lam0 == 1.0:
+        if not aff[0, k]:
+            f[0, k] = f0g[g, k]
+        elif lam0 == 1.0:
             f[0, k] = 1.0
         else:
             f[0, k] = s ** (lam0 - 1.0) if s > 0 else 0.0
@@ -140,15 +160,73 @@ def _nested_weights(E, V, nest, lams, parent, ngroups, S, T, fac, f):
 
 
 @njit(**_JIT)
+def group_tables(base, available, masked, temperature, nested, nest, lams, parent, ngroups):
+    """Per group ``g`` (row of ``base``): ``zg[g]``, the largest ``base/T`` over the available
+    products (0 when none is), ``eg[g, v] = exp((base[g, v]/T − zg[g])·(1/λ_L))`` (0 where
+    unavailable) — the weight of a product whose utility is the group's, i.e. no neighbour on
+    it and not the chooser's own — and, for the nested logit, each nest's power ``Tg``, factor
+    ``Fg`` and top factor ``f0g`` when every product in it has its group weight."""
+    Gn, V = base.shape
+    L = lams.size if nested else 1
+    Gmax = (nest.shape[1] if nested else 1) + 1
+    inv_bottom = 1.0 / lams[L - 1] if nested else 1.0
+    zg = np.zeros(Gn)
+    eg = np.zeros((Gn, V))
+    Tg = np.zeros((Gn, L, Gmax))
+    Fg = np.zeros((Gn, L, Gmax))
+    f0g = np.zeros((Gn, Gmax))
+    S = np.empty((L, Gmax))
+    T = np.empty((L, Gmax))
+    fac = np.empty((L, Gmax))
+    f = np.empty((L, Gmax))
+    aff = np.ones((L, Gmax), dtype=np.bool_)
+    E = np.empty(V)
+    for g in range(Gn):
+        zmax = 0.0
+        for v in range(V):
+            z = -np.inf if (masked and not available[g, v]) else base[g, v] / temperature
+            if v == 0 or z > zmax:
+                zmax = z
+        if masked and not np.isfinite(zmax):
+            zmax = 0.0
+        zg[g] = zmax
+        for v in range(V):
+            if masked and not available[g, v]:
+                E[v] = 0.0
+            else:
+                z = base[g, v] / temperature - zmax
+                if inv_bottom != 1.0:
+                    z *= inv_bottom
+                E[v] = np.exp(z)
+            eg[g, v] = E[v]
+        if nested:
+            _nested_weights(E, V, nest, lams, parent, ngroups, S, T, fac, f, aff, Tg, Fg, f0g, g)
+            for level in range(L):
+                for k in range(ngroups[level]):
+                    Tg[g, level, k] = T[level, k]
+                    Fg[g, level, k] = fac[level, k]
+            for k in range(ngroups[0]):
+                f0g[g, k] = f[0, k]
+    return zg, eg, Tg, Fg, f0g
+
+
+@njit(**_JIT)
 def _loop(step_mode, rows, current, cur_small, nation, group, p, q, optimism, education, world_adopted,
           revision_rate, u_adopt, u_revise, u_choice, base, available, masked, w_peer, w_inertia, peer_mode,
           indptr, indices, data, world_share, temperature, nested, nest, lams, parent, ngroups,
-          rows_out, picked, record, U_out, P_out):
+          zg, eg, Tg, Fg, f0g, rows_out, picked, record, U_out, P_out):
     """The one loop behind :func:`choose_rows` (``step_mode`` False: the given rows choose) and
     :func:`step_communities` (True: every community, deciding first whether it chooses). One
-    function, so that nothing is called per row."""
+    function, so that nothing is called per row.
+
+    A chooser's weights are its group's (``eg``, from :func:`group_tables`) except on the
+    products its neighbours use and its own product (the set ``A``): only those take an ``exp``,
+    and only the nests above them a ``pow``."""
     V = base.shape[1]
     share = np.zeros(V)
+    in_a = np.zeros(V, dtype=np.bool_)
+    a_list = np.empty(V, dtype=np.int64)
+    z_a = np.empty(V)
     E = np.empty(V)
     Gmax = (nest.shape[1] if nested else 1) + 1
     L = lams.size if nested else 1
@@ -156,11 +234,13 @@ def _loop(step_mode, rows, current, cur_small, nation, group, p, q, optimism, ed
     T = np.empty((L, Gmax))
     fac = np.empty((L, Gmax))
     f = np.empty((L, Gmax))
+    aff = np.zeros((L, Gmax), dtype=np.bool_)
     all_one = True
     if nested:
         for level in range(L):
             if lams[level] != 1.0:
                 all_one = False
+    bottom = nest[L - 1]
     inv_bottom = 1.0 / lams[L - 1] if nested else 1.0
     complete = indptr.size == 0
     n_iter = current.size if step_mode else rows.size
@@ -187,47 +267,95 @@ def _loop(step_mode, rows, current, cur_small, nation, group, p, q, optimism, ed
                 lost = masked and not available[g, cur]
                 if not (u_revise[r] < revision_rate or lost):
                     continue
-        # neighbour shares, in the order of the CSR entries
+        # the set A: products with a neighbour on them (their shares summed in the order of the
+        # CSR entries), then the chooser's own
+        n_a = 0
         if peer_mode == PEER_CSR:
-            for v in range(V):
-                share[v] = 0.0
             for e in range(indptr[r], indptr[r + 1]):
                 c = cur_small[indices[e]]
                 if c >= 0:
                     share[c] += data[e]
+                    if not in_a[c]:
+                        in_a[c] = True
+                        a_list[n_a] = c
+                        n_a += 1
         elif peer_mode == PEER_WORLD:
             for v in range(V):
                 share[v] = world_share[v]
-        # utilities, Z = U / T (−inf where unavailable) and its maximum
+                if world_share[v] != 0.0:
+                    in_a[v] = True
+                    a_list[n_a] = v
+                    n_a += 1
+        if cur >= 0 and not in_a[cur]:
+            in_a[cur] = True
+            a_list[n_a] = cur
+            n_a += 1
         wp = w_peer[r]
-        zmax = 0.0
-        for v in range(V):
+        if record:
+            for v in range(V):
+                uv = base[g, v] + wp * share[v]
+                if v == cur:
+                    uv += w_inertia[r]
+                U_out[it, v] = uv
+        # Z = U/T on A; its largest value
+        za = -np.inf
+        for i in range(n_a):
+            v = a_list[i]
+            if masked and not available[g, v]:
+                z_a[i] = -np.inf
+                continue
             uv = base[g, v] + wp * share[v]
             if v == cur:
                 uv += w_inertia[r]
-            if record:
-                U_out[it, v] = uv
-            if masked and not available[g, v]:
-                z = -np.inf
-            else:
-                z = uv / temperature
-            E[v] = z
-            if v == 0 or z > zmax:  # as np.maximum column by column
-                zmax = z
-        if masked and not np.isfinite(zmax):
-            zmax = 0.0
-        # weights
+            z_a[i] = uv / temperature
+            if z_a[i] > za:
+                za = z_a[i]
+        offset = zg[g]
+        if np.isfinite(za) and abs(za - offset) * inv_bottom > RESCALE:
+            # the group's scale would overflow (or lose A to underflow): this row on its own
+            # largest Z, every product computed, as the textbook formula does it
+            offset = -np.inf
+            for v in range(V):
+                if not (masked and not available[g, v]):
+                    uv = base[g, v] + wp * share[v]
+                    if v == cur:
+                        uv += w_inertia[r]
+                    z = uv / temperature
+                    if z > offset:
+                        offset = z
+                    if not in_a[v]:
+                        in_a[v] = True
+                        a_list[n_a] = v
+                        z_a[n_a] = z
+                        n_a += 1
+                    else:
+                        for i in range(n_a):
+                            if a_list[i] == v:
+                                z_a[i] = z
+        # weights: the group's, and exp((Z − offset)·(1/λ_L)) on A
+        for v in range(V):
+            E[v] = eg[g, v]
+        for i in range(n_a):
+            if z_a[i] == -np.inf:
+                E[a_list[i]] = 0.0
+                continue
+            z = z_a[i] - offset
+            if inv_bottom != 1.0:
+                z *= inv_bottom
+            E[a_list[i]] = np.exp(z)
         if nested:
-            for v in range(V):
-                z = E[v] - zmax
-                if inv_bottom != 1.0:
-                    z *= inv_bottom
-                E[v] = np.exp(z)
             if not all_one:
-                _nested_weights(E, V, nest, lams, parent, ngroups, S, T, fac, f)
+                for level in range(L):
+                    for k in range(ngroups[level]):
+                        aff[level, k] = False
+                for i in range(n_a):
+                    k = bottom[a_list[i]]
+                    aff[L - 1, k] = True
+                    for level in range(L - 2, -1, -1):
+                        k = parent[level + 1, k]
+                        aff[level, k] = True
+                _nested_weights(E, V, nest, lams, parent, ngroups, S, T, fac, f, aff, Tg, Fg, f0g, g)
         else:
-            for v in range(V):
-                E[v] = np.exp(E[v] - zmax)
             tot = numpy_row_sum(E, V)
             if not masked or tot > 0:
                 for v in range(V):
@@ -235,6 +363,10 @@ def _loop(step_mode, rows, current, cur_small, nation, group, p, q, optimism, ed
             else:
                 for v in range(V):
                     E[v] = 0.0
+        for i in range(n_a):  # clean the scratch for the next chooser
+            v = a_list[i]
+            share[v] = 0.0
+            in_a[v] = False
         if record:
             for v in range(V):
                 P_out[it, v] = E[v]
@@ -281,9 +413,10 @@ def choose_rows(rows, group, base, available, masked, u, current, cur_small, w_p
     ``parent`` (L, G) nest one level up of each nest, ``ngroups`` (L,).
     """
     z1, z0 = np.zeros(1), np.zeros(0, dtype=np.int64)
+    tables = group_tables(base, available, masked, temperature, nested, nest, lams, parent, ngroups)
     _loop(False, rows, current, cur_small, z0, group, 0.0, 0.0, z1, z1, 0.0, 0.0, u, u, u, base, available,
           masked, w_peer, w_inertia, peer_mode, indptr, indices, data, world_share, temperature, nested, nest,
-          lams, parent, ngroups, z0, picked, record, U_out, P_out)
+          lams, parent, ngroups, *tables, z0, picked, record, U_out, P_out)
 
 
 def step_communities(current, cur_small, nation, group, p, q, optimism, education, world_adopted,
@@ -301,10 +434,11 @@ def step_communities(current, cur_small, nation, group, p, q, optimism, educatio
     product is unavailable (``masked`` only)."""
     V = base.shape[1]
     dummy = np.empty((0, V))
+    tables = group_tables(base, available, masked, temperature, nested, nest, lams, parent, ngroups)
     return _loop(True, rows, current, cur_small, nation, group, p, q, optimism, education, world_adopted,
                  revision_rate, u_adopt, u_revise, u_choice, base, available, masked, w_peer, w_inertia, peer_mode,
                  indptr, indices, data, world_share, temperature, nested, nest, lams, parent, ngroups,
-                 rows, picked, False, dummy, dummy)
+                 *tables, rows, picked, False, dummy, dummy)
 
 
 def nesting_arrays(nesting, V: int):
