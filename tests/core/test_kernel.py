@@ -124,3 +124,21 @@ def test_kernel_choice_by_size_and_environment(monkeypatch):
     monkeypatch.setattr(populations, "KERNEL", "fast")
     with pytest.raises(populations.AdoptsimError, match="ADOPTSIM_KERNEL"):
         populations.fused_default(10)
+
+
+def test_group_counts_as_bincount(monkeypatch):
+    """The fused populations' developers per nation, sector and product (kernel.add_at) are the
+    reference's bincount, bit for bit."""
+    monkeypatch.setattr(populations, "KERNEL", "fused")
+    sc = world("baseline")
+    model = AdoptionModel(sc, replicate_seed(3, 0), create_community_agents=False)
+    for _ in range(5):
+        model.step()
+    c = model.communities
+    assert c.fused
+    fused = c.developers_by_group(len(model.index.nations))
+    c.fused = False
+    try:
+        np.testing.assert_array_equal(fused, c.developers_by_group(len(model.index.nations)))
+    finally:
+        c.fused = True

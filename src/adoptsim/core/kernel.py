@@ -441,6 +441,14 @@ def step_communities(current, cur_small, nation, group, p, q, optimism, educatio
                  *tables, rows, picked, False, dummy, dummy)
 
 
+@njit(**_JIT)
+def add_at(out, offset, current, weights):
+    """``out[offset[i] + current[i]] += weights[i]`` for i in order: ``np.bincount(offset +
+    current, weights, minlength=out.size)``, the same sums in the same order."""
+    for i in range(current.size):
+        out[offset[i] + current[i]] += weights[i]
+
+
 def nesting_arrays(nesting, V: int):
     """The nested logit's (nest_of, lambdas) as the kernel's arrays: ``nest`` (L, V),
     ``lams`` (L,), ``parent`` (L, G) (row 0 unused) and ``ngroups`` (L,); dummies for the plain

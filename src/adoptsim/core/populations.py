@@ -405,9 +405,13 @@ class CommunityPopulation:
 
     def developers_by_group(self, n_nations: int) -> np.ndarray:
         """Developers per nation, sector and model, shape (N, S, V+1); column 0 counts non-adopters."""
+        shape = (n_nations, self.S, self.V + 1)
+        if self.fused:  # the same sums in the same order as bincount's, without the (n,) index array
+            out = np.zeros(shape)
+            self._kernel.add_at(out.reshape(-1), self._group_offset, self.current, self.size)
+            return out
         flat = self._group_offset + self.current
-        return np.bincount(flat, weights=self.size, minlength=n_nations * self.S * (self.V + 1)).reshape(
-            n_nations, self.S, self.V + 1)
+        return np.bincount(flat, weights=self.size, minlength=int(np.prod(shape))).reshape(shape)
 
     def developers_by(self, n_nations: int, mask: np.ndarray | None = None) -> np.ndarray:
         """Developers per nation and model, shape (N, V+1); column 0 counts non-adopters."""
