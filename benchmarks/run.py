@@ -309,6 +309,28 @@ def measure_sweep(runs: int, workers: int, kernel: str = "auto") -> dict:
             "load": os.getloadavg()[0]}
 
 
+def measure_ensemble(members: int, replicates: int, workers: int, plots: bool = False) -> dict:
+    """``adoptsim run scenarios/baseline.toml --members M --replicates R --workers W`` as a user
+    runs it (a fresh interpreter, the bundled posterior, tables written; figures unless
+    ``plots`` is False): wall time of the whole command and the CLI's own ``seconds``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "adoptsim", "run", str(ROOT / "scenarios" / "baseline.toml"),
+               "--members", str(members), "--replicates", str(replicates), "--workers", str(workers),
+               "--out", str(Path(tmp) / "out"), "--json", "-q"] + ([] if plots else ["--no-plots"])
+        t, c = time.perf_counter(), os.times()
+        out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONHASHSEED="0"))
+        wall, c2 = time.perf_counter() - t, os.times()
+        if out.returncode != 0:
+            sys.stderr.write(out.stderr)
+            raise SystemExit(f"benchmark ensemble failed (exit {out.returncode})")
+        summary = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"members": members, "replicates": replicates, "workers": workers, "plots": plots, "wall_s": wall,
+            "cli_s": summary["seconds"], "children_cpu_s": (c2.children_user + c2.children_system)
+            - (c.children_user + c.children_system), "load": os.getloadavg()[0]}
+
+
 # ---- driver --------------------------------------------------------------------------------
 
 def _sub(kind: str, **kw) -> dict:
@@ -350,7 +372,7 @@ def main(argv=None) -> int:
 
     if a._measure:
         fn = {"scaling": measure_scaling, "plain": measure_plain, "baseline": measure_baseline,
-              "world": measure_world, "lean": measure_lean,
+              "world": measure_world, "lean": measure_lean, "ensemble": measure_ensemble,
               "quick17": lambda: {"world": measure_world("baseline", 2_000, 3), "lean": measure_lean(1_000, 1)}}[a._measure]
         print(json.dumps(fn(**json.loads(a._args or "{}"))))
         return 0
@@ -449,6 +471,7 @@ def targets_main(a) -> int:
             (p.split(":") for p in (a.plain or "1e4:6,1e5:3").split(","))]
     runs = a.sweep_runs or 400
     sweeps = [measure_sweep(runs, a.workers, kernel) for kernel in ("auto", "fused")]
+    ensembles = [measure_ensemble(200, 1, a.workers), measure_ensemble(50, 2, a.workers, plots=True)]
     header = ["world", "communities", "products × months", "build s", "s / step (wall)", "CPU s / step",
               "CPU µs / community-step", "triad s (GB/s)", "CPU step / triad", "peak RSS MB", "load (1 min)"]
     table = [[r["world"], f"{r['communities']:,}", f"{r['products']} × {r['months']}", _fmt(r["build_s"]),
@@ -466,9 +489,15 @@ def targets_main(a) -> int:
                  ["kernel", "start-up s", "wall s", "runs / s", "s / run", "load"],
                  [[r["kernel"], _fmt(r["startup_s"]), _fmt(r["wall_s"]), _fmt(r["runs_per_s"]), _fmt(r["per_run_s"]),
                    f"{r['load']:.1f}"] for r in sweeps]))
+    print(_table("Baseline ensembles: `adoptsim run scenarios/baseline.toml` end to end (tables written)",
+                 ["members × replicates", "workers", "figures", "wall s", "CLI s", "workers' CPU s", "load"],
+                 [[f"{r['members']} × {r['replicates']}", r["workers"], "yes" if r["plots"] else "no",
+                   _fmt(r["wall_s"]), _fmt(r["cli_s"]), _fmt(r["children_cpu_s"]), f"{r['load']:.1f}"]
+                  for r in ensembles]))
     print(f"\nfinished in {time.perf_counter() - t0:.0f} s; uptime: {os.getloadavg()}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"worlds": rows, "lean": lean, "sweeps": sweeps}, indent=2))
+        Path(a.json).write_text(json.dumps({"worlds": rows, "lean": lean, "sweeps": sweeps, "ensembles": ensembles},
+                                           indent=2))
     return 0
 
 
