@@ -118,7 +118,17 @@ def test_row_sum_in_numpys_order(V):
 
 def test_kernel_choice_by_size_and_environment(monkeypatch):
     monkeypatch.setattr(populations, "KERNEL", "auto")
+    monkeypatch.setattr(populations, "_numpy_work", 0)
     assert not populations.fused_default(1584) and populations.fused_default(10**6)
+    # a process that has run enough on the numpy path (a sweep worker) switches to the kernel
+    sc = world("small")
+    monkeypatch.setattr(populations, "SWITCH_AFTER", 2 * AdoptionModel(sc, 1).communities.n * sc.meta.months)
+    runs = 2
+    populations._numpy_work = 0
+    for r in range(runs):
+        assert not AdoptionModel(sc, r, create_community_agents=False).run().communities.fused
+    assert populations._numpy_work >= populations.SWITCH_AFTER
+    assert AdoptionModel(sc, runs, create_community_agents=False).communities.fused
     monkeypatch.setattr(populations, "KERNEL", "numpy")
     assert not populations.fused_default(10**7)
     monkeypatch.setattr(populations, "KERNEL", "fast")

@@ -44,9 +44,10 @@ reassociation, no fused multiply-add), and ``exp``/``pow`` are the C library's.
 
 Compiled on first use and cached on disk (``cache=True``, in ``__pycache__`` next to this file,
 or ``NUMBA_CACHE_DIR``): the first run after an install pays ~5 s of compilation; later
-processes pay numba's fixed start-up, ~0.8 s to import it and ~0.7–1 s to load the compiled
-kernel (measured on the 2-core development machine). Which path a model uses is chosen by ``ADOPTSIM_KERNEL``
-(``auto``, the default: fused from 200,000 communities on; ``fused``; ``numpy``), read into
+processes pay numba's fixed start-up, ~0.4 s to import it and ~0.35 s to load the compiled
+kernel (measured on the 2-core development machine). Which path a model uses is chosen by
+``ADOPTSIM_KERNEL`` (``auto``, the default: fused from 200,000 communities on, or once the
+process has run enough on the numpy path; ``fused``; ``numpy``), read into
 :data:`adoptsim.core.populations.KERNEL`.
 """
 

@@ -173,20 +173,25 @@ def largest_remainder(shares: np.ndarray, k: int) -> np.ndarray:
 
 
 #: which community kernel new populations use unless told: "fused" (the numba kernel of
-#: :mod:`adoptsim.core.kernel`), "numpy" (the reference path of this module) or "auto" (fused
-#: from FUSED_FROM communities on). Both give the same numbers (tests/core/test_kernel.py);
-#: "auto" spares small runs numba's fixed start-up (~1.5 s per process: import and loading the
-#: compiled kernel from its cache), which a long-running process — a sweep worker, an
-#: ensemble — amortises and may choose by setting "fused". Set from ``ADOPTSIM_KERNEL``.
+#: :mod:`adoptsim.core.kernel`), "numpy" (the reference path of this module) or "auto". Both give
+#: the same choices (tests/core/test_kernel.py; docs/model.md, "Numerics"). "auto" spares a
+#: single small run numba's fixed start-up (~0.8 s per process: importing it and loading the
+#: compiled kernel from its cache): it takes the fused kernel from FUSED_FROM communities on, and
+#: for any size once this process has run SWITCH_AFTER community-months on the numpy path — a
+#: sweep or ensemble worker, the app, a calibration: the start-up is then repaid within a few
+#: runs (the numpy path costs ~0.75 µs more per community-month on the baseline). Set from
+#: ``ADOPTSIM_KERNEL``.
 KERNEL = os.environ.get("ADOPTSIM_KERNEL", "auto").strip().lower()
 FUSED_FROM = 200_000
+SWITCH_AFTER = 1_000_000
+_numpy_work = 0  # community-months this process has run on the numpy path
 
 
 def fused_default(n: int) -> bool:
     """Whether a population of ``n`` communities uses the fused kernel under :data:`KERNEL`."""
     if KERNEL not in ("auto", "fused", "numpy"):
         raise AdoptsimError(f"environment: ADOPTSIM_KERNEL: expected auto, fused or numpy, got {KERNEL!r}")
-    return KERNEL == "fused" or (KERNEL == "auto" and n >= FUSED_FROM)
+    return KERNEL == "fused" or (KERNEL == "auto" and (n >= FUSED_FROM or _numpy_work >= SWITCH_AFTER))
 
 
 class CommunityPopulation:
@@ -381,6 +386,8 @@ class CommunityPopulation:
              u_adopt: np.ndarray, u_revise: np.ndarray, u_choice: np.ndarray) -> None:
         if self.fused:
             return self.step_fused(base, available, optimism, education, u_adopt, u_revise, u_choice)
+        global _numpy_work
+        _numpy_work += self.n
         a = self.adoption
         adopted = self.current >= 0
         # first adoption: the probability is needed for non-adopters only
