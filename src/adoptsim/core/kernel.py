@@ -66,6 +66,8 @@ RESCALE = 300.0
 #: pass 2 prefetches the neighbours' products of the chooser this many places on (measured:
 #: 2 too close, 8 and 16 alike)
 AHEAD = 8
+#: csr_rows prefetches the sizes of the ties of the row this many rows on (random reads)
+AHEAD_BUILD = 16
 
 @intrinsic
 def prefetch(typingctx, arr, idx):
@@ -514,24 +516,36 @@ def nesting_arrays(nesting, V: int):
 # arrays: the same ties, weights and entry order as its numpy construction (bit for bit), with
 # a peak of the CSR itself plus one chunk instead of several copies of all the ties.
 
+@njit(**_INLINE)
+def _regional_pos(i, u_kind, u_pick, r0, degree, n, nation, region, n_start, n_count, r_start, r_count,
+                  t_nation, t_region):
+    """Where tie ``i`` points: (0, position in ``n_order``), (1, position in ``r_order``) or
+    (2, the community itself)."""
+    r = r0 + i // degree
+    u = u_pick[i]
+    if u_kind[i] < t_nation:
+        k = nation[r]
+        return 0, n_start[k] + np.int64(np.floor(u * n_count[k]))
+    if u_kind[i] < t_region:
+        k = region[r]
+        return 1, r_start[k] + np.int64(np.floor(u * r_count[k]))
+    return 2, np.int64(np.floor(u * n))
+
+
 @njit(**_JIT)
 def regional_cols(u_kind, u_pick, r0, degree, n, nation, region, n_order, n_start, n_count,
                   r_order, r_start, r_count, t_nation, t_region, cols):
     """Tie targets of rows ``r0…`` (``degree`` per row) from their two uniforms, as
     :func:`adoptsim.core.network.regional` draws them."""
     for i in range(u_kind.size):
-        r = r0 + i // degree
-        u = u_pick[i]
-        if u_kind[i] < t_nation:
-            k = nation[r]
-            j = n_start[k] + np.int64(np.floor(u * n_count[k]))
+        which, j = _regional_pos(i, u_kind, u_pick, r0, degree, n, nation, region, n_start, n_count,
+                                 r_start, r_count, t_nation, t_region)
+        if which == 0:
             c = n_order[min(j, n_order.size - 1)]
-        elif u_kind[i] < t_region:
-            k = region[r]
-            j = r_start[k] + np.int64(np.floor(u * r_count[k]))
+        elif which == 1:
             c = r_order[min(j, r_order.size - 1)]
         else:
-            c = np.int64(np.floor(u * n))
+            c = j
         cols[i] = min(c, n - 1)
 
 
@@ -558,6 +572,9 @@ def csr_rows(cols, r0, degree, sizes, n, indptr, indices, data, pos):
     keep_w = np.empty(degree)
     m = cols.size // degree
     for i in range(m):
+        if i + AHEAD_BUILD < m:  # the sizes of the ties of the row AHEAD_BUILD on (random reads)
+            for j in range(degree):
+                prefetch(sizes, min(cols[(i + AHEAD_BUILD) * degree + j], n - 1))
         r = r0 + i
         for j in range(degree):
             x = cols[i * degree + j]
