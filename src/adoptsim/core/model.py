@@ -119,6 +119,7 @@ class AdoptionModel(mesa.Model):
         # nations: base arrays and the month's world before policies
         self.optimism, self.sovereignty, self.gdp, self.base = base_world(sc, idx)
         self.policies = sorted(sc.policies, key=lambda p: (p.start_month, p.name))
+        self._resolved = [p.resolve(idx) for p in self.policies]  # ids -> positions, once per run
 
         # agents
         self.nation_agents = Nation.create_agents(self, N, list(range(N)), list(sc.nations))
@@ -169,10 +170,10 @@ class AdoptionModel(mesa.Model):
     # ---- phases ------------------------------------------------------------------------
     def _policy_state(self, month: int) -> WorldState:
         state = self.base.copy()
-        for p in self.policies:
+        for p, where in zip(self.policies, self._resolved):
             elapsed = p.elapsed(month)
             if elapsed is not None:
-                p.apply(state, self.index, elapsed)
+                p.act(state, where, elapsed)
         return state
 
     def _prepare_choice_inputs(self) -> None:

@@ -8,10 +8,16 @@ parameters of its type. Each type is one small class registered by name with
 :class:`~adoptsim.state.WorldState` in :meth:`Policy.apply`. Adding a type touches nothing
 else.
 
-Policies are pure functions of the month: ``apply(state, elapsed)`` receives the number of
+Policies are pure functions of the month: ``apply(state, idx, elapsed)`` receives the number of
 months since ``start`` (0 in the first month). Most types act only while in force; types whose
 effect is a built stock (``infrastructure_buildout``, ``compute_investment``) keep the level
 reached at ``end`` afterwards (``persistent = True``).
+
+``apply`` is :meth:`Policy.resolve` (the positions of the ids a policy names: nations, vendors,
+sectors, as index arrays or masks) followed by :meth:`Policy.act` (the month's effect). The model
+resolves each policy once per run and calls ``act`` every month, so a month's policy phase does
+no id lookups or set operations (issue 17). A type may define ``apply`` alone instead (then
+``resolve`` hands ``act`` the :class:`~adoptsim.core.state.WorldIndex` itself).
 """
 
 from __future__ import annotations
@@ -102,8 +108,36 @@ class Policy(BaseModel):
             return np.arange(len(idx.nations))
         return idx.nation_idx([self.issuer])
 
-    def apply(self, state: WorldState, idx: WorldIndex, elapsed: int) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def resolve(self, idx: WorldIndex):
+        """What :meth:`act` needs from the index (positions of the ids this policy names),
+        computed once per model. The default, for a type that defines only ``apply``: the index."""
+        return idx
+
+    def act(self, state: WorldState, where, elapsed: int) -> None:
+        """Act on the month's state, given ``where = self.resolve(idx)``."""
+        if type(self).apply is Policy.apply:  # pragma: no cover - a type must define apply or act
+            raise NotImplementedError(f"policy type {self.type!r} defines neither apply nor act")
+        self.apply(state, where, elapsed)
+
+    def apply(self, state: WorldState, idx: WorldIndex, elapsed: int) -> None:
+        """Act on the month's state: :meth:`act` with the positions resolved now."""
+        self.act(state, self.resolve(idx), elapsed)
+
+
+def allowed_mask(idx: WorldIndex, nations: np.ndarray, sectors: np.ndarray, vendors: np.ndarray) -> np.ndarray:
+    """(N, S, V) bool, False for every (nation, sector, vendor) of the three lists (a ban, a
+    refusal): ``available &= mask`` sets exactly the cross product to False."""
+    mask = np.ones((len(idx.nations), len(idx.sectors), len(idx.vendors)), dtype=bool)
+    mask[nations[:, None, None], sectors[None, :, None], vendors[None, None, :]] = False
+    return mask
+
+
+def factor_matrix(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, factor: float) -> np.ndarray:
+    """Ones, with ``factor`` at the cross product of ``rows`` and ``cols``: ``x *= F`` multiplies
+    exactly those entries by ``factor`` (``x·1.0 = x`` bit for bit elsewhere)."""
+    F = np.ones(shape)
+    F[rows[:, None], cols[None, :]] = factor
+    return F
 
 
 class Tier(BaseModel):
@@ -138,13 +172,17 @@ class ExportControl(Policy):
             refs += [(f"tiers.{i}.targets", "nation", t) for t in tier.targets]
         return refs
 
-    def apply(self, state, idx, elapsed):
-        if self.targets:
-            tgt = idx.nation_idx(self.targets)
+    def resolve(self, idx):
+        return (idx.nation_idx(self.targets) if self.targets else None,
+                [(idx.nation_idx(tier.targets), tier.chip_access) for tier in self.tiers])
+
+    def act(self, state, where, elapsed):
+        tgt, tiers = where
+        if tgt is not None:
             state.chip_access[tgt] *= self.chip_access
             state.domestic_mult[tgt] *= self.domestic
-        for tier in self.tiers:
-            state.chip_access[idx.nation_idx(tier.targets)] *= tier.chip_access
+        for tier_tgt, factor in tiers:
+            state.chip_access[tier_tgt] *= factor
 
 
 @register
@@ -168,16 +206,22 @@ class Retaliation(Policy):
     def references(self):
         return [r for r in super().references() if not (r[0] == "ban_sectors" and r[2] == "*")]
 
-    def apply(self, state, idx, elapsed):
+    def resolve(self, idx):
         tgt = idx.nation_idx(self.targets)
-        state.chip_access[tgt] *= self.chip_access
         me = idx.nation_pos[self.issuer]
-        state.trust[me, tgt] = np.clip(state.trust[me, tgt] + self.trust_delta, 0.0, 1.0)
+        keep = None
         if self.ban_sectors:
             sectors = (np.arange(len(idx.sectors)) if "*" in self.ban_sectors
                        else idx.sector_idx(self.ban_sectors))
-            vendors = idx.vendors_of_origins(self.targets)
-            state.available[me, sectors[:, None], vendors[None, :]] = False
+            keep = allowed_mask(idx, np.array([me]), sectors, idx.vendors_of_origins(self.targets))
+        return tgt, me, keep
+
+    def act(self, state, where, elapsed):
+        tgt, me, keep = where
+        state.chip_access[tgt] *= self.chip_access
+        state.trust[me, tgt] = np.clip(state.trust[me, tgt] + self.trust_delta, 0.0, 1.0)
+        if keep is not None:
+            state.available &= keep
 
 
 @register
@@ -192,14 +236,19 @@ class OpenSourcePush(Policy):
     releases: list[str] = Field(default_factory=list)
     derivatives_boost: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)] = 0.0
 
-    def apply(self, state, idx, elapsed):
-        if self.releases:
-            state.open_release[idx.vendor_idx(self.releases)] = True
+    def resolve(self, idx):
         own = idx.vendors_of_origins([self.issuer])
+        subsidy = (factor_matrix((len(idx.nations), len(idx.vendors)), self.target_nations(idx), own,
+                                 1.0 - self.subsidy) if self.subsidy else None)
+        return (idx.vendor_idx(self.releases) if self.releases else None), own, subsidy
+
+    def act(self, state, where, elapsed):
+        releases, own, subsidy = where
+        if releases is not None:
+            state.open_release[releases] = True
         state.derivative_mult[own] *= 1.0 + self.derivatives_boost
-        if self.subsidy:
-            tgt = self.target_nations(idx)
-            state.open_price_mult[tgt[:, None], own[None, :]] *= 1.0 - self.subsidy
+        if subsidy is not None:
+            state.open_price_mult *= subsidy
 
 
 @register
@@ -219,9 +268,11 @@ class InfrastructureBuildout(Policy):
             raise ValueError("an infrastructure_buildout needs 'targets' (the partner nations)")
         return self
 
-    def apply(self, state, idx, elapsed):
-        tgt = idx.nation_idx(self.targets)
-        o = idx.nation_pos[self.issuer]
+    def resolve(self, idx):
+        return idx.nation_idx(self.targets), idx.nation_pos[self.issuer]
+
+    def act(self, state, where, elapsed):
+        tgt, o = where
         frac = min(1.0, (elapsed + 1) / self.ramp_months)
         # ramp from the scenario's value (not from what another build-out reached), and keep the
         # larger of the build-outs: the result does not depend on the order of the policies
@@ -246,11 +297,14 @@ class ModelBan(Policy):
             raise ValueError("a model_ban needs 'vendors' or 'origins' (what is banned)")
         return self
 
-    def apply(self, state, idx, elapsed):
+    def resolve(self, idx):
         nations = self.target_nations(idx, default_all=False)
         sectors = idx.sector_idx(self.sectors) if self.sectors else np.arange(len(idx.sectors))
         vendors = np.union1d(idx.vendor_idx(self.vendors), idx.vendors_of_origins(self.origins))
-        state.available[nations[:, None, None], sectors[None, :, None], vendors[None, None, :]] = False
+        return allowed_mask(idx, nations, sectors, vendors)
+
+    def act(self, state, where, elapsed):
+        state.available &= where
 
 
 @register
@@ -268,12 +322,15 @@ class ServiceRestriction(Policy):
             raise ValueError("a service_restriction needs 'targets' (the nations refused)")
         return self
 
-    def apply(self, state, idx, elapsed):
+    def resolve(self, idx):
         nations = idx.nation_idx(self.targets)
         own = idx.vendors_of_origins([self.issuer])
         vendors = np.intersect1d(own, idx.vendor_idx(self.vendors)) if self.vendors else own
         sectors = idx.sector_idx(self.sectors) if self.sectors else np.arange(len(idx.sectors))
-        state.available[nations[:, None, None], sectors[None, :, None], vendors[None, None, :]] = False
+        return allowed_mask(idx, nations, sectors, vendors)
+
+    def act(self, state, where, elapsed):
+        state.available &= where
 
 
 @register
@@ -288,9 +345,11 @@ class TrustShock(Policy):
     delta: Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]
     half_life: Annotated[float, Field(gt=0.0, le=1200.0, allow_inf_nan=False)] | None = None
 
-    def apply(self, state, idx, elapsed):
-        tgt = self.target_nations(idx)
-        o = idx.nation_pos[self.origin]
+    def resolve(self, idx):
+        return self.target_nations(idx), idx.nation_pos[self.origin]
+
+    def act(self, state, where, elapsed):
+        tgt, o = where
         decay = 1.0 if self.half_life is None else 0.5 ** (elapsed / self.half_life)
         state.trust[tgt, o] = np.clip(state.trust[tgt, o] + self.delta * decay, 0.0, 1.0)
 
@@ -308,8 +367,10 @@ class ComputeInvestment(Policy):
     annual_growth: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)] = 0.5
     domestic_gain: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
 
-    def apply(self, state, idx, elapsed):
-        me = idx.nation_pos[self.issuer]
+    def resolve(self, idx):
+        return idx.nation_pos[self.issuer]
+
+    def act(self, state, me, elapsed):
         years = (elapsed + 1) / 12.0
         state.compute_mult[me] *= (1.0 + self.annual_growth) ** years
         state.domestic[me] += self.domestic_gain * years
@@ -332,10 +393,12 @@ class PriceChange(Policy):
             raise ValueError("a price_change needs 'vendors' or 'origins'")
         return self
 
-    def apply(self, state, idx, elapsed):
-        nations = self.target_nations(idx)
+    def resolve(self, idx):
         vendors = np.union1d(idx.vendor_idx(self.vendors), idx.vendors_of_origins(self.origins))
-        state.price_mult[nations[:, None], vendors[None, :]] *= self.factor
+        return factor_matrix((len(idx.nations), len(idx.vendors)), self.target_nations(idx), vendors, self.factor)
+
+    def act(self, state, factors, elapsed):
+        state.price_mult *= factors
 
 
 @register
@@ -347,8 +410,11 @@ class Education(Policy):
     issuer_required: ClassVar[bool] = False
     factor: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] = 1.5
 
-    def apply(self, state, idx, elapsed):
-        state.education[self.target_nations(idx)] *= self.factor
+    def resolve(self, idx):
+        return self.target_nations(idx)
+
+    def act(self, state, tgt, elapsed):
+        state.education[tgt] *= self.factor
 
 
 @register
@@ -361,6 +427,9 @@ class LicenseChange(Policy):
     vendors: list[str] = Field(min_length=1)
     license: Literal["open", "closed"]
 
-    def apply(self, state, idx, elapsed):
+    def resolve(self, idx):
+        return idx.vendor_idx(self.vendors)
+
+    def act(self, state, vendors, elapsed):
         target = state.open_release if self.license == "open" else state.close_release
-        target[idx.vendor_idx(self.vendors)] = True
+        target[vendors] = True
