@@ -133,6 +133,7 @@ class AdoptionModel(mesa.Model):
                           degree=net.degree, cross_border=net.cross_border, same_region=net.same_region,
                           rewire=net.rewire, rng=self.streams["network"])
         self.communities = CommunityPopulation(layout, W, P, sc, idx)
+        self.market.use_nations(self.communities.weights, self.gdp, self.sovereignty)
         self._crit_sectors = np.flatnonzero([sc.sector_is_critical(s) for s in idx.sectors])
         self.community_agents = None
         if create_community_agents:
@@ -183,12 +184,9 @@ class AdoptionModel(mesa.Model):
         m.update(v, self.month0 + self.t)
         self.self_host = mk.self_hosting_cost(d.self_host_cost, d.self_host_penalty, d.hardware_cost_decline,
                                               w.chip_supply, self.t)
-        H, self.host, self.hosted, allowed = m.hosting(self.communities.weights, w, self.self_host)
-        self.available = w.available[:, :, m.table.vendor] & m.on_market[None, None, :] & allowed[None]
-        self.base_utility = mk.product_utility(
-            self.communities.weights, capability=m.capability, H=H, gdp=self.gdp, trust=w.trust,
-            sovereignty=self.sovereignty, is_open=m.is_open.astype(np.float64),
-            derivatives=v.derivatives[m.table.vendor], origin=m.origin)
+        H, self.host, self.hosted, _ = m.hosting(w, self.self_host)
+        self.available = m.availability(w)
+        self.base_utility = m.product_utility(H=H, trust=w.trust, derivatives=v.derivatives[m.table.vendor])
         self.communities.nesting = m.nesting()
 
     def developers(self) -> np.ndarray:
