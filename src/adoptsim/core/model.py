@@ -33,7 +33,7 @@ from . import market as mk
 from .agents import Community, Nation, Vendor
 from .network import build_network
 from .populations import CommunityLayout, CommunityPopulation, VendorPopulation
-from .reporters import AGENT_REPORTERS, scalar_reporters
+from .reporters import AGENT_REPORTERS, ModelDataCollector, scalar_reporters
 from .schema import Scenario
 from .state import WorldIndex, WorldState
 from ..months import format_month
@@ -140,8 +140,11 @@ class AdoptionModel(mesa.Model):
             self.make_community_agents()
 
         self._developers = None  # set during the metrics phase only (see developers())
-        self._groups = None
-        # array reporters (read by metrics.tidy), then scalars for Mesa's plots and batch_run
+        self._groups = self._counts = None
+        self._devs_on = None  # developers per vendor at the end of last month (the vendors' step)
+        self._host_offset = np.arange(N)[:, None, None] * (N + 1)  # host_counts: nation·(N+1) + host
+        # array reporters (read by metrics.tidy; each returns a new array or dict every month, so
+        # the collector stores them without Mesa's deep copy), then scalars for Mesa's plots and batch_run
         reporters = {
             "developers": lambda m: m.developers(),
             "critical": lambda m: m._groups[:, m._crit_sectors, :].sum(axis=1),
@@ -149,9 +152,10 @@ class AdoptionModel(mesa.Model):
             "hosts": lambda m: m.host_counts(),
             "vendors": lambda m: m.vendor_snapshot(),
         }
+        fresh = tuple(reporters)
         reporters.update(scalar_reporters(idx))
-        self.datacollector = mesa.DataCollector(
-            model_reporters=reporters, agent_reporters=AGENT_REPORTERS if collect_agents else None)
+        self.datacollector = ModelDataCollector(
+            model_reporters=reporters, fresh=fresh, agent_reporters=AGENT_REPORTERS if collect_agents else None)
         # month 0's world, then the communities that have adopted before the simulation starts
         self.world = self._policy_state(self.month0)
         self.vendors.update_licence(self.world, self.month0)
@@ -197,12 +201,23 @@ class AdoptionModel(mesa.Model):
             return self._developers
         return self.communities.developers_by(len(self.index.nations))
 
+    def world_counts(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Developers in the world now per product (P,) and per vendor (V,), and all developers.
+
+        Computed once in the metrics phase of a step and shared by the scalar reporters (and
+        the vendors' step of the next month)."""
+        if self._counts is not None:
+            return self._counts
+        devs = self.developers()
+        on = devs[:, 1:].sum(axis=0)
+        return on, on @ self.market.to_vendor, float(devs.sum())
+
     def host_counts(self) -> np.ndarray:
         """Adopting developers per nation and host now, shape (N, N+1): columns are the hosting
         origins (nations) and, last, self-hosting (metrics phase only)."""
         N = len(self.index.nations)
         g = self._groups[:, :, 1:]  # (N, S, P)
-        flat = (np.arange(N)[:, None, None] * (N + 1) + self.host).ravel()
+        flat = (self._host_offset + self.host).ravel()
         return np.bincount(flat, weights=g.ravel(), minlength=N * (N + 1)).reshape(N, N + 1)
 
     def vendor_snapshot(self) -> dict[str, np.ndarray]:
@@ -233,7 +248,7 @@ class AdoptionModel(mesa.Model):
         # then the nations' view of the market
         self.vendors.update_licence(self.world, month)
         if self.t > 0:
-            devs_on = self._last_developers[:, 1:].sum(axis=0) @ self.market.to_vendor  # per vendor
+            devs_on = self._devs_on  # per vendor, at the end of last month
             adopters = devs_on.sum()
             share = devs_on / adopters if adopters > 0 else np.zeros_like(devs_on)
             self.vendors.step(self.world, self.t, share, devs_on)
@@ -249,9 +264,11 @@ class AdoptionModel(mesa.Model):
                u_adopt, u_revise, u_choice)
         # 5. metrics (developers per nation, sector and product, once)
         self._groups = c.developers_by_group(len(self.index.nations))
-        self._developers = self._last_developers = self._groups.sum(axis=1)
+        self._developers = self._groups.sum(axis=1)
+        self._counts = self.world_counts()
+        self._devs_on = self._counts[1]
         self.datacollector.collect(self)
-        self._developers = self._groups = None
+        self._developers = self._groups = self._counts = None
         self.t += 1
         self.running = self.t < self.horizon
 
