@@ -32,6 +32,7 @@ import numpy as np
 from . import market as mk
 from .agents import Community, Nation, Vendor
 from .network import build_network
+from .policies import PolicyPlan
 from .populations import CommunityLayout, CommunityPopulation, VendorPopulation
 from .reporters import AGENT_REPORTERS, ModelDataCollector, scalar_reporters
 from .schema import Scenario
@@ -119,7 +120,7 @@ class AdoptionModel(mesa.Model):
         # nations: base arrays and the month's world before policies
         self.optimism, self.sovereignty, self.gdp, self.base = base_world(sc, idx)
         self.policies = sorted(sc.policies, key=lambda p: (p.start_month, p.name))
-        self._resolved = [p.resolve(idx) for p in self.policies]  # ids -> positions, once per run
+        self._policy_plan = PolicyPlan(self.policies, idx, self.base)  # ids -> positions, once per run
 
         # agents
         self.nation_agents = Nation.create_agents(self, N, list(range(N)), list(sc.nations))
@@ -174,12 +175,9 @@ class AdoptionModel(mesa.Model):
 
     # ---- phases ------------------------------------------------------------------------
     def _policy_state(self, month: int) -> WorldState:
-        state = self.base.copy()
-        for p, where in zip(self.policies, self._resolved):
-            elapsed = p.elapsed(month)
-            if elapsed is not None:
-                p.act(state, where, elapsed)
-        return state
+        """The base world with every policy in force at ``month`` applied (:class:`PolicyPlan`:
+        its arrays may be shared with other months' states; do not modify them)."""
+        return self._policy_plan.state(month)
 
     def _prepare_choice_inputs(self) -> None:
         """Nations' phase: products, self-hosting cost, best hosts, availability and base utility

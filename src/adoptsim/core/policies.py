@@ -61,6 +61,9 @@ class Policy(BaseModel):
 
     persistent: ClassVar[bool] = False  # keeps acting (at its end level) after ``end``
     issuer_required: ClassVar[bool] = True
+    #: the WorldState fields ``act`` changes, each from its own value and the policy's
+    #: parameters only (None: any field — a type that does not say); :class:`PolicyPlan` uses it
+    writes: ClassVar[tuple[str, ...] | None] = None
 
     @model_validator(mode="after")
     def _order(self):
@@ -107,6 +110,11 @@ class Policy(BaseModel):
         if default_all:
             return np.arange(len(idx.nations))
         return idx.nation_idx([self.issuer])
+
+    def effect_key(self, elapsed: int):
+        """A value equal for two ``elapsed`` on which ``act`` has the same effect: 0 for a type
+        whose effect does not change while it is in force (override), ``elapsed`` otherwise."""
+        return elapsed
 
     def resolve(self, idx: WorldIndex):
         """What :meth:`act` needs from the index (positions of the ids this policy names),
@@ -156,6 +164,7 @@ class ExportControl(Policy):
     a factor, so controls commute with each other and with additive domestic build-outs."""
 
     type: Literal["export_control"] = "export_control"
+    writes: ClassVar[tuple[str, ...]] = ("chip_access", "domestic_mult")
     chip_access: Annotated[float, Field(ge=0.0, le=10.0, allow_inf_nan=False)] = 0.5
     domestic: Unit = 1.0
     tiers: list[Tier] = Field(default_factory=list)
@@ -171,6 +180,9 @@ class ExportControl(Policy):
         for i, tier in enumerate(self.tiers):
             refs += [(f"tiers.{i}.targets", "nation", t) for t in tier.targets]
         return refs
+
+    def effect_key(self, elapsed):
+        return 0
 
     def resolve(self, idx):
         return (idx.nation_idx(self.targets) if self.targets else None,
@@ -193,6 +205,7 @@ class Retaliation(Policy):
     models shifts by ``trust_delta``."""
 
     type: Literal["retaliation"] = "retaliation"
+    writes: ClassVar[tuple[str, ...]] = ("chip_access", "trust", "available")
     chip_access: Unit = 1.0
     ban_sectors: list[str] = Field(default_factory=list)
     trust_delta: Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)] = 0.0
@@ -205,6 +218,9 @@ class Retaliation(Policy):
 
     def references(self):
         return [r for r in super().references() if not (r[0] == "ban_sectors" and r[2] == "*")]
+
+    def effect_key(self, elapsed):
+        return 0
 
     def resolve(self, idx):
         tgt = idx.nation_idx(self.targets)
@@ -232,9 +248,13 @@ class OpenSourcePush(Policy):
     times faster."""
 
     type: Literal["open_source_push"] = "open_source_push"
+    writes: ClassVar[tuple[str, ...]] = ("open_release", "derivative_mult", "open_price_mult")
     subsidy: Annotated[float, Field(ge=0.0, le=0.95, allow_inf_nan=False)] = 0.0
     releases: list[str] = Field(default_factory=list)
     derivatives_boost: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)] = 0.0
+
+    def effect_key(self, elapsed):
+        return 0
 
     def resolve(self, idx):
         own = idx.vendors_of_origins([self.issuer])
@@ -258,6 +278,7 @@ class InfrastructureBuildout(Policy):
     over ``ramp_months``; what is built stays after ``end``."""
 
     type: Literal["infrastructure_buildout"] = "infrastructure_buildout"
+    writes: ClassVar[tuple[str, ...]] = ("infrastructure",)
     persistent: ClassVar[bool] = True
     level: Unit = 0.8
     ramp_months: Annotated[int, Field(ge=1, le=600)] = 24
@@ -267,6 +288,9 @@ class InfrastructureBuildout(Policy):
         if not self.targets:
             raise ValueError("an infrastructure_buildout needs 'targets' (the partner nations)")
         return self
+
+    def effect_key(self, elapsed):
+        return min(elapsed, self.ramp_months - 1)  # the ramp ends at ramp_months
 
     def resolve(self, idx):
         return idx.nation_idx(self.targets), idx.nation_pos[self.issuer]
@@ -287,6 +311,7 @@ class ModelBan(Policy):
     A community whose model is banned must choose again that month."""
 
     type: Literal["model_ban"] = "model_ban"
+    writes: ClassVar[tuple[str, ...]] = ("available",)
     vendors: list[str] = Field(default_factory=list)
     origins: list[str] = Field(default_factory=list)
     sectors: list[str] = Field(default_factory=list)
@@ -296,6 +321,9 @@ class ModelBan(Policy):
         if not self.vendors and not self.origins:
             raise ValueError("a model_ban needs 'vendors' or 'origins' (what is banned)")
         return self
+
+    def effect_key(self, elapsed):
+        return 0
 
     def resolve(self, idx):
         nations = self.target_nations(idx, default_all=False)
@@ -313,6 +341,7 @@ class ServiceRestriction(Policy):
     ``sectors`` (all when empty)."""
 
     type: Literal["service_restriction"] = "service_restriction"
+    writes: ClassVar[tuple[str, ...]] = ("available",)
     vendors: list[str] = Field(default_factory=list)
     sectors: list[str] = Field(default_factory=list)
 
@@ -321,6 +350,9 @@ class ServiceRestriction(Policy):
         if not self.targets:
             raise ValueError("a service_restriction needs 'targets' (the nations refused)")
         return self
+
+    def effect_key(self, elapsed):
+        return 0
 
     def resolve(self, idx):
         nations = idx.nation_idx(self.targets)
@@ -340,10 +372,14 @@ class TrustShock(Policy):
     ``trust += delta · 0.5^(elapsed / half_life)``, clipped to [0, 1]."""
 
     type: Literal["trust_shock"] = "trust_shock"
+    writes: ClassVar[tuple[str, ...]] = ("trust",)
     issuer_required: ClassVar[bool] = False
     origin: str
     delta: Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]
     half_life: Annotated[float, Field(gt=0.0, le=1200.0, allow_inf_nan=False)] | None = None
+
+    def effect_key(self, elapsed):
+        return 0 if self.half_life is None else elapsed
 
     def resolve(self, idx):
         return self.target_nations(idx), idx.nation_pos[self.origin]
@@ -363,6 +399,7 @@ class ComputeInvestment(Policy):
     ``end``. Both effects commute with every other policy."""
 
     type: Literal["compute_investment"] = "compute_investment"
+    writes: ClassVar[tuple[str, ...]] = ("compute_mult", "domestic")
     persistent: ClassVar[bool] = True
     annual_growth: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)] = 0.5
     domestic_gain: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
@@ -382,6 +419,7 @@ class PriceChange(Policy):
     ``factor`` in the targets (every nation when empty): a tariff, a price war, a subsidy."""
 
     type: Literal["price_change"] = "price_change"
+    writes: ClassVar[tuple[str, ...]] = ("price_mult",)
     issuer_required: ClassVar[bool] = False
     vendors: list[str] = Field(default_factory=list)
     origins: list[str] = Field(default_factory=list)
@@ -392,6 +430,9 @@ class PriceChange(Policy):
         if not self.vendors and not self.origins:
             raise ValueError("a price_change needs 'vendors' or 'origins'")
         return self
+
+    def effect_key(self, elapsed):
+        return 0
 
     def resolve(self, idx):
         vendors = np.union1d(idx.vendor_idx(self.vendors), idx.vendors_of_origins(self.origins))
@@ -407,8 +448,12 @@ class Education(Policy):
     when empty) is multiplied by ``factor``."""
 
     type: Literal["education"] = "education"
+    writes: ClassVar[tuple[str, ...]] = ("education",)
     issuer_required: ClassVar[bool] = False
     factor: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] = 1.5
+
+    def effect_key(self, elapsed):
+        return 0
 
     def resolve(self, idx):
         return self.target_nations(idx)
@@ -423,9 +468,13 @@ class LicenseChange(Policy):
     weights, ``"closed"`` withdraws them (new versions only through an API)."""
 
     type: Literal["license_change"] = "license_change"
+    writes: ClassVar[tuple[str, ...]] = ("open_release", "close_release")
     issuer_required: ClassVar[bool] = False
     vendors: list[str] = Field(min_length=1)
     license: Literal["open", "closed"]
+
+    def effect_key(self, elapsed):
+        return 0
 
     def resolve(self, idx):
         return idx.vendor_idx(self.vendors)
@@ -433,3 +482,52 @@ class LicenseChange(Policy):
     def act(self, state, vendors, elapsed):
         target = state.open_release if self.license == "open" else state.close_release
         target[vendors] = True
+
+
+class PolicyPlan:
+    """The policies of one model, resolved once (:meth:`Policy.resolve`), and the world state of
+    any month from the base state: ``state(month)`` equals copying the base and letting every
+    policy in force act on it in order, bit for bit.
+
+    Month to month most of the world does not change, so a field of the state is recomputed only
+    when a policy that writes it (:attr:`Policy.writes`) starts, stops or changes its effect
+    (:meth:`Policy.effect_key`) since the last call; the other fields are the arrays of the last
+    call, shared between the months' states (treat a state's arrays as read-only). Only the
+    policies that write a recomputed field act, on fresh copies of the base's arrays (a policy's
+    effect on a field depends on that field alone, so the fields it also writes, kept from the
+    last call, cannot differ)."""
+
+    def __init__(self, policies: list[Policy], idx: WorldIndex, base: WorldState):
+        self.policies = list(policies)
+        self.base = base
+        fields = tuple(base.__dict__)
+        self.where = [p.resolve(idx) for p in self.policies]
+        self.writes = [frozenset(fields if p.writes is None else p.writes) for p in self.policies]
+        self._effects: list | None = None  # per policy: (elapsed, effect key) at the last call, None when not in force
+        self._arrays: dict[str, np.ndarray | None] = dict(base.__dict__)
+
+    def state(self, month: int) -> WorldState:
+        """The world state of ``month``: the base with every policy in force applied."""
+        effects = []
+        for p in self.policies:
+            elapsed = p.elapsed(month)
+            effects.append(None if elapsed is None else (elapsed, p.effect_key(elapsed)))
+        last = self._effects
+        if last is None:  # the first call: every field
+            stale = set(self._arrays)
+        else:
+            stale = set()
+            for i, (e, e0) in enumerate(zip(effects, last)):
+                if (e is None) != (e0 is None) or (e is not None and e[1] != e0[1]):
+                    stale |= self.writes[i]
+        if stale:
+            acting = [i for i, e in enumerate(effects) if e is not None and not self.writes[i].isdisjoint(stale)]
+            scratch = stale.union(*(self.writes[i] for i in acting))
+            state = WorldState(**{f: (v.copy() if f in scratch and v is not None else self._arrays[f])
+                                  for f, v in self.base.__dict__.items()})
+            for i in acting:
+                self.policies[i].act(state, self.where[i], effects[i][0])
+            for f in stale:
+                self._arrays[f] = getattr(state, f)
+        self._effects = effects
+        return WorldState(**self._arrays)
