@@ -167,12 +167,24 @@ class Market:
         self._not_flagship = ~self._flagship
         self._terms: NationTerms | None = None  # set by use_nations()
         self._licence_views: dict[bytes, LicenceView] = {}
+        self._memo: dict[str, tuple[tuple, object]] = {}  # see _reuse
 
     def use_nations(self, weights: dict, gdp: np.ndarray, sovereignty: np.ndarray) -> None:
         """The sectors' utility weights and the nations' fixed arrays, once per model, before
         :meth:`hosting` and :meth:`product_utility`."""
         self._terms = NationTerms.build(weights, gdp, sovereignty, self.self_infra, self.requires_self)
         self._licence_views.clear()
+
+    def _reuse(self, name: str, key: tuple, make):
+        """``make()``, or its value from the last call with the same ``key``: the same objects
+        (a month's world state shares the arrays no policy changed with last month's, and the
+        licence view is one object per licence pattern) or equal bytes."""
+        hit = self._memo.get(name)
+        if hit is not None and all(a is b or (type(a) is bytes and a == b) for a, b in zip(hit[0], key)):
+            return hit[1]
+        value = make()
+        self._memo[name] = (key, value)
+        return value
 
     def licence_view(self) -> "LicenceView":
         """What depends only on this month's licences (cached per licence pattern: it changes in
@@ -221,27 +233,42 @@ class Market:
         Returns ``(H, host, hosted, allowed)``: ``H[n,s,p]`` the cost + infrastructure term of
         the best allowed host, ``host[n,s,p]`` its index (a nation, or ``N`` for self),
         ``hosted[n,p]`` the hosted price, ``allowed[s,p]`` False where a sector's data-residency
-        rule excludes a product (closed products where ``requires_self_host``)."""
-        t, N, k, lic = self.table, self.N, self._terms, self.licence_view()
-        v = t.vendor
-        hosted = self.price[None, :] * world.price_mult[:, v] * np.where(
-            lic.open_row, world.open_price_mult[:, v], 1.0)  # (N, P)
-        infra = world.infrastructure
-        own = infra[:, self.origin]  # (N, P) presence of the vendor's own cloud
-        best = infra.max(axis=1)[:, None]  # (N, 1) presence of the best cloud in the nation
-        cloud_presence = np.where(lic.open_row, best, own)  # (N, P)
-        cloud = k.neg_w_cost * np.log(hosted)[:, None, :] + k.w_infra * cloud_presence[:, None, :]  # (N, S, P)
+        rule excludes a product (closed products where ``requires_self_host``).
+
+        What depends only on the world state's policy fields and the licences (the clouds
+        present, the price factors) is reused while they do not change."""
+        N, k, lic = self.N, self._terms, self.licence_view()
+        price_mult, open_mult = self._reuse("price factors", (world.price_mult, world.open_price_mult, lic),
+                                            lambda: self._price_factors(world, lic))
+        hosted = self.price[None, :] * price_mult * open_mult  # (N, P)
+        presence_term, cloud_h = self._reuse("clouds", (world.infrastructure, lic), lambda: self._clouds(world, lic))
+        cloud = k.neg_w_cost * np.log(hosted)[:, None, :] + presence_term  # (N, S, P)
         selfu = k.neg_w_cost * np.log(self_host)[:, None, None] + k.w_infra_self  # (N, S, 1)
         use_self = selfu > cloud
         if k.any_must_self:
             use_self |= k.must_self
         use_self &= lic.open_cube
         H = np.where(use_self, selfu, cloud)
-        # the cloud that serves: the vendor's own if it is the best present, else the best
+        host = np.where(use_self, N, cloud_h)
+        return H, host, hosted, lic.allowed
+
+    def _price_factors(self, world, lic) -> tuple[np.ndarray, np.ndarray]:
+        """``price_mult[n, v(p)]`` and the open-weight factor (``open_price_mult[n, v(p)]`` for
+        an open product, else 1), each (N, P)."""
+        v = self.table.vendor
+        return world.price_mult[:, v], np.where(lic.open_row, world.open_price_mult[:, v], 1.0)
+
+    def _clouds(self, world, lic) -> tuple[np.ndarray, np.ndarray]:
+        """The presence term ``w_infrastructure[s]·presence`` (N, S, P) of each product's cloud
+        (the best present for an open product, its vendor's for a closed one) and that cloud
+        (N, 1, P): the vendor's own if it is the best present, else the best."""
+        infra = world.infrastructure
+        own = infra[:, self.origin]  # (N, P) presence of the vendor's own cloud
+        best = infra.max(axis=1)[:, None]  # (N, 1) presence of the best cloud in the nation
+        cloud_presence = np.where(lic.open_row, best, own)  # (N, P)
         best_h = np.where(own >= best, self.origin[None, :], infra.argmax(axis=1)[:, None])  # (N, P)
         cloud_h = np.where(lic.open_row, best_h, self.origin[None, :])
-        host = np.where(use_self, N, cloud_h[:, None, :])
-        return H, host, hosted, lic.allowed
+        return self._terms.w_infra * cloud_presence[:, None, :], cloud_h[:, None, :]
 
     def product_utility(self, *, H: np.ndarray, trust: np.ndarray, derivatives: np.ndarray) -> np.ndarray:
         """The part of the utility shared by all communities of one nation and sector, shape (N, S, P)::
@@ -258,13 +285,15 @@ class Market:
         """
         k = self._terms
         per_p = k.w_capability * self.capability[None, None, :] + k.w_ecosystem * np.log1p(derivatives)[None, None, :]
-        return (per_p + H + k.gdp_term + k.w_trust * trust[:, self.origin][:, None, :]
-                + self.licence_view().sovereignty_term)
+        trust_term = self._reuse("trust", (trust,), lambda: k.w_trust * trust[:, self.origin][:, None, :])
+        return per_p + H + k.gdp_term + trust_term + self.licence_view().sovereignty_term
 
     def availability(self, world) -> np.ndarray:
         """(N, S, P) bool: product p is on the market, allowed in sector s (data residency) and
         its vendor available to nation n and sector s (bans, refusals)."""
-        return world.available[:, :, self.table.vendor] & self.on_market[None, None, :] & self.licence_view().allowed[None]
+        lic = self.licence_view()
+        return self._reuse("available", (world.available, lic, self.on_market.tobytes()), lambda: (
+            world.available[:, :, self.table.vendor] & self.on_market[None, None, :] & lic.allowed[None]))
 
     def nesting(self) -> tuple[list[np.ndarray], list[float]] | None:
         """Nest index of every product at each level (top first) and the λ of each level; None
