@@ -155,6 +155,7 @@ class Market:
         ch = scenario.choice
         self.resp = scenario.dynamics.price_share_response
         self.moving = (t.decline > 0) | (self.resp != 0)
+        self._decay = (1.0 - t.decline) ** (1.0 / 12.0)  # monthly listed decline of each product
         self.peak = np.zeros(len(index.vendors))  # highest share of adopters each vendor has had
         self.to_vendor = np.zeros((self.P, self.V))  # (P, V) one-hot: aggregates products to vendors
         self.to_vendor[np.arange(self.P), t.vendor] = 1.0
@@ -223,7 +224,7 @@ class Market:
         dt = 1.0 / 12.0
         self.peak = np.maximum(self.peak, share_v)
         loss = np.divide(self.peak - share_v, self.peak, out=np.zeros_like(share_v), where=self.peak > 0)
-        factor = (1.0 - self.table.decline) ** dt * np.exp(-dt * self.resp * loss[self.table.vendor])
+        factor = self._decay * np.exp(-dt * self.resp * loss[self.table.vendor])
         self.price = np.where(self.moving, self.price * factor, self.price)
 
     # -- the nations' view -------------------------------------------------------------------

@@ -144,8 +144,9 @@ class AdoptionModel(mesa.Model):
         self._groups = self._counts = None
         self._devs_on = None  # developers per vendor at the end of last month (the vendors' step)
         self._host_offset = np.arange(N)[:, None, None] * (N + 1)  # host_counts: nation·(N+1) + host
-        # array reporters (read by metrics.tidy; each returns a new array or dict every month, so
-        # the collector stores them without Mesa's deep copy), then scalars for Mesa's plots and batch_run
+        # array reporters (read by metrics.tidy), then scalars for Mesa's plots and batch_run; each
+        # returns a new array, dict or float every month, so the collector stores them without
+        # Mesa's deep copy
         reporters = {
             "developers": lambda m: m.developers(),
             "critical": lambda m: m._groups[:, m._crit_sectors, :].sum(axis=1),
@@ -153,8 +154,8 @@ class AdoptionModel(mesa.Model):
             "hosts": lambda m: m.host_counts(),
             "vendors": lambda m: m.vendor_snapshot(),
         }
-        fresh = tuple(reporters)
         reporters.update(scalar_reporters(idx))
+        fresh = tuple(reporters)
         self.datacollector = ModelDataCollector(
             model_reporters=reporters, fresh=fresh, agent_reporters=AGENT_REPORTERS if collect_agents else None)
         # month 0's world, then the communities that have adopted before the simulation starts

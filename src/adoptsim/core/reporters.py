@@ -36,6 +36,8 @@ class ModelDataCollector(mesa.DataCollector):
     def collect(self, model):
         for name, reporter in self._fresh.items():
             self.model_vars[name].append(reporter(model))
+        if not self._copied and not self.agent_reporters and not self.agenttype_reporters:
+            return
         everything, self.model_reporters = self.model_reporters, self._copied
         try:  # Mesa collects the others (deep-copied) and the agent reporters
             super().collect(model)

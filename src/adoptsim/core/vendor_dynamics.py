@@ -104,8 +104,8 @@ def derivative_increment(is_open: np.ndarray, derivative_rate: float, derivative
 def open_lag_months(closed_best: np.ndarray, open_best: float) -> float:
     """Months by which the best open model trails the best closed one.
 
-    ``closed_best`` is the best released closed capability of every month so far (this month
-    last); the gap ``closed_best[-1] − open_best`` is divided by the closed frontier's mean
+    ``closed_best`` is the best released closed capability of every month so far, or of the
+    last ``LAG_WINDOW + 1`` months at least (this month last); the gap ``closed_best[-1] − open_best`` is divided by the closed frontier's mean
     monthly growth over the last ``LAG_WINDOW`` months (fewer at the start). NaN in the first
     month, when either side has no released model, or when the closed frontier did not grow."""
     k = min(LAG_WINDOW, len(closed_best) - 1)
