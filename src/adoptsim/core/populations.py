@@ -125,7 +125,7 @@ class VendorPopulation:
         opened = self.on_market & self.is_open
         self.closed_best.append(float(self.capability[closed].max()) if closed.any() else float("nan"))
         open_best = float(self.capability[opened].max()) if opened.any() else float("nan")
-        self.open_lag = vd.open_lag_months(np.array(self.closed_best[-(vd.LAG_WINDOW + 1):]), open_best)
+        self.open_lag = vd.open_lag_months(self.closed_best, open_best)
 
 
 @dataclass
