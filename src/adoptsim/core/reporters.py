@@ -1,4 +1,6 @@
-"""The scalar and agent reporters of the model's Mesa ``DataCollector``.
+"""The scalar and agent reporters of the model's Mesa ``DataCollector``, and that collector
+(:class:`ModelDataCollector`: Mesa's, without its per-step deep copy of values that are new
+objects each step).
 
 ``metrics.tidy`` reads the array reporters (``developers``, ``critical``, ``hosts``,
 ``vendors``) that :class:`~adoptsim.core.model.AdoptionModel` keeps; the reporters here are the
@@ -36,7 +38,7 @@ class ModelDataCollector(mesa.DataCollector):
     def collect(self, model):
         for name, reporter in self._fresh.items():
             self.model_vars[name].append(reporter(model))
-        if not self._copied and not self.agent_reporters and not self.agenttype_reporters:
+        if not self._copied and not self.agent_reporters and not getattr(self, "agenttype_reporters", None):
             return
         everything, self.model_reporters = self.model_reporters, self._copied
         try:  # Mesa collects the others (deep-copied) and the agent reporters
