@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
 
-from adoptsim.core.model import AdoptionModel, simulate
-from adoptsim.core.policies import REGISTRY, ComputeInvestment, InfrastructureBuildout, TrustShock
+from adoptsim.core.model import AdoptionModel, base_world, simulate
+from adoptsim.core.policies import REGISTRY, ComputeInvestment, InfrastructureBuildout, Policy, PolicyPlan, TrustShock
 from adoptsim.core.schema import parse_scenario
+from adoptsim.core.state import WorldIndex
 from adoptsim.io.scenario_files import load_raw, load_scenario
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
@@ -179,3 +181,51 @@ def test_vendor_not_yet_released_is_unavailable():
 def parse_month_(text):
     from adoptsim.months import parse_month
     return parse_month(text)
+
+
+def _reference_state(base, idx, policies, month):
+    """The world state of ``month`` as the model made it before issue 17: a copy of the base,
+    then every policy in force applied in order (ids resolved on each call)."""
+    state = base.copy()
+    for p in policies:
+        elapsed = p.elapsed(month)
+        if elapsed is not None:
+            p.apply(state, idx, elapsed)
+    return state
+
+
+class _Doubling(Policy):
+    """A type that defines only ``apply`` (no ``writes``, no ``effect_key``): the plan must
+    treat it as writing every field, with an effect that changes every month."""
+
+    type: str = "doubling"
+    issuer_required: ClassVar[bool] = False
+
+    def apply(self, state, idx, elapsed):
+        state.education[:] *= 1.0 + 0.01 * elapsed
+
+
+@pytest.mark.parametrize("path", sorted(p.name for p in SCENARIOS.glob("*.toml"))
+                         + sorted(f"examples/{p.name}" for p in EXAMPLES.glob("*.toml")))
+def test_policy_plan_equals_applying_every_policy_bit_for_bit(path):
+    """PolicyPlan (recomputing only the fields whose policies changed, sharing the others
+    between months) gives every month, asked in any order, exactly the state of copying the
+    base and applying every policy in force."""
+    sc = load_scenario(SCENARIOS / path)
+    idx = WorldIndex.build([n.id for n in sc.nations], [v.id for v in sc.vendors], list(sc.sectors),
+                           [n.region for n in sc.nations], [v.origin for v in sc.vendors])
+    base = base_world(sc, idx)[3]
+    policies = sorted(sc.policies, key=lambda p: (p.start_month, p.name))  # as the model orders them
+    extra = policies + [_Doubling(name="doubling", start="2025-03", end="2026-02")]
+    start, end = sc.start_month, sc.start_month + sc.meta.months
+    months = np.random.default_rng(3).integers(start - 2, end + 6, size=40)
+    months = np.concatenate([np.arange(start - 1, end + 1), months, months[::-1]])
+    for pols in (policies, extra):
+        plan = PolicyPlan(pols, idx, base)
+        for month in months.tolist():
+            got, want = plan.state(month), _reference_state(base, idx, pols, month)
+            for field, value in want.__dict__.items():
+                mine = getattr(got, field)
+                assert (mine is None) == (value is None), (path, month, field)
+                if value is not None:
+                    assert mine.dtype == value.dtype and mine.tobytes() == value.tobytes(), (path, month, field)

@@ -155,6 +155,7 @@ class Market:
         ch = scenario.choice
         self.resp = scenario.dynamics.price_share_response
         self.moving = (t.decline > 0) | (self.resp != 0)
+        self._decay = (1.0 - t.decline) ** (1.0 / 12.0)  # monthly listed decline of each product
         self.peak = np.zeros(len(index.vendors))  # highest share of adopters each vendor has had
         self.to_vendor = np.zeros((self.P, self.V))  # (P, V) one-hot: aggregates products to vendors
         self.to_vendor[np.arange(self.P), t.vendor] = 1.0
@@ -162,6 +163,40 @@ class Market:
         self.self_infra = ch.self_host_infrastructure
         self.requires_self = np.array([scenario.sectors[s].requires_self_host for s in index.sectors])
         self.N = len(index.nations)
+        # fixed for the run (issue 17: the monthly nations' phase recomputes only what changes)
+        self._flagship, self._frozen_kind = t.kind == FLAGSHIP, t.kind == FROZEN
+        self._not_flagship = ~self._flagship
+        self._terms: NationTerms | None = None  # set by use_nations()
+        self._licence_views: dict[bytes, LicenceView] = {}
+        self._memo: dict[str, tuple[tuple, object]] = {}  # see _reuse
+
+    def use_nations(self, weights: dict, gdp: np.ndarray, sovereignty: np.ndarray) -> None:
+        """The sectors' utility weights and the nations' fixed arrays, once per model, before
+        :meth:`hosting` and :meth:`product_utility`."""
+        self._terms = NationTerms.build(weights, gdp, sovereignty, self.self_infra, self.requires_self)
+        self._licence_views.clear()
+
+    def _reuse(self, name: str, key: tuple, make):
+        """``make()``, or its value from the last call with the same ``key``: the same objects
+        (a month's world state shares the arrays no policy changed with last month's, and the
+        licence view is one object per licence pattern) or equal bytes."""
+        hit = self._memo.get(name)
+        if hit is not None and all(a is b or (type(a) is bytes and a == b) for a, b in zip(hit[0], key)):
+            return hit[1]
+        value = make()
+        self._memo[name] = (key, value)
+        return value
+
+    def licence_view(self) -> "LicenceView":
+        """What depends only on this month's licences (cached per licence pattern: it changes in
+        a handful of months of a run)."""
+        key = self.is_open.tobytes()
+        view = self._licence_views.get(key)
+        if view is None:
+            if len(self._licence_views) >= 64:  # a run with many licence switches: stay small
+                self._licence_views.clear()
+            view = self._licence_views[key] = LicenceView.build(self, self._terms)
+        return view
 
     # -- licences, capability, availability --------------------------------------------------
     def update(self, vendors, month: int) -> None:
@@ -171,60 +206,103 @@ class Market:
         it keeps the capability of the vendor's last open month."""
         t = self.table
         v_open, v_cap = vendors.is_open, vendors.capability
-        if self._last_open_v is not None and self.frozen_slot:
-            for v, p in self.frozen_slot.items():  # a handful of vendors at most
-                if not self.frozen[p] and self._last_open_v[v] and not v_open[v]:
-                    self.frozen[p] = True
-                    self.frozen_cap[p] = self._last_cap_v[v]
-                    self.price[p] = self.price[np.flatnonzero((t.vendor == v) & (t.kind == FLAGSHIP))[0]]
-        self._last_open_v, self._last_cap_v = v_open.copy(), v_cap.copy()
-        flag = t.kind == FLAGSHIP
-        self.is_open = np.where(flag, v_open[t.vendor], t.fixed_open)
+        if self.frozen_slot:
+            if self._last_open_v is not None:
+                for v, p in self.frozen_slot.items():  # a handful of vendors at most
+                    if not self.frozen[p] and self._last_open_v[v] and not v_open[v]:
+                        self.frozen[p] = True
+                        self.frozen_cap[p] = self._last_cap_v[v]
+                        self.price[p] = self.price[np.flatnonzero((t.vendor == v) & (t.kind == FLAGSHIP))[0]]
+            self._last_open_v, self._last_cap_v = v_open.copy(), v_cap.copy()
+        self.is_open = np.where(self._flagship, v_open[t.vendor], t.fixed_open)
         self.capability = np.where(self.frozen, self.frozen_cap, v_cap[t.vendor] + t.offset)
-        self.on_market = np.where(t.kind == FROZEN, self.frozen,
-                                  (t.available_from <= month) & (~flag | vendors.on_market[t.vendor]))
+        self.on_market = np.where(self._frozen_kind, self.frozen,
+                                  (t.available_from <= month) & (self._not_flagship | vendors.on_market[t.vendor]))
 
     def step_prices(self, share_v: np.ndarray) -> None:
         """One month of prices (see the module docstring), from last month's vendor shares."""
         dt = 1.0 / 12.0
         self.peak = np.maximum(self.peak, share_v)
         loss = np.divide(self.peak - share_v, self.peak, out=np.zeros_like(share_v), where=self.peak > 0)
-        factor = (1.0 - self.table.decline) ** dt * np.exp(-dt * self.resp * loss[self.table.vendor])
+        factor = self._decay * np.exp(-dt * self.resp * loss[self.table.vendor])
         self.price = np.where(self.moving, self.price * factor, self.price)
 
     # -- the nations' view -------------------------------------------------------------------
-    def hosting(self, weights: dict, world, self_host: np.ndarray):
+    def hosting(self, world, self_host: np.ndarray):
         """Best host of every nation, sector and product, and its utility term.
 
         Returns ``(H, host, hosted, allowed)``: ``H[n,s,p]`` the cost + infrastructure term of
         the best allowed host, ``host[n,s,p]`` its index (a nation, or ``N`` for self),
         ``hosted[n,p]`` the hosted price, ``allowed[s,p]`` False where a sector's data-residency
-        rule excludes a product (closed products where ``requires_self_host``)."""
-        t, N = self.table, self.N
-        v = t.vendor
-        hosted = self.price[None, :] * world.price_mult[:, v] * np.where(
-            self.is_open[None, :], world.open_price_mult[:, v], 1.0)  # (N, P)
-        wc = weights["cost"][None, :, None]
-        wi = weights["infrastructure"][None, :, None]
+        rule excludes a product (closed products where ``requires_self_host``).
+
+        What depends only on the world state's policy fields and the licences (the clouds
+        present, the price factors) is reused while they do not change."""
+        N, k, lic = self.N, self._terms, self.licence_view()
+        price_mult, open_mult = self._reuse("price factors", (world.price_mult, world.open_price_mult, lic),
+                                            lambda: self._price_factors(world, lic))
+        hosted = self.price[None, :] * price_mult * open_mult  # (N, P)
+        presence_term, cloud_h = self._reuse("clouds", (world.infrastructure, lic), lambda: self._clouds(world, lic))
+        cloud = k.neg_w_cost * np.log(hosted)[:, None, :] + presence_term  # (N, S, P)
+        selfu = k.neg_w_cost * np.log(self_host)[:, None, None] + k.w_infra_self  # (N, S, 1)
+        use_self = selfu > cloud
+        if k.any_must_self:
+            use_self |= k.must_self
+        use_self &= lic.open_cube
+        H = np.where(use_self, selfu, cloud)
+        host = np.where(use_self, N, cloud_h)
+        return H, host, hosted, lic.allowed
+
+    def _price_factors(self, world, lic) -> tuple[np.ndarray, np.ndarray]:
+        """``price_mult[n, v(p)]`` and the open-weight factor (``open_price_mult[n, v(p)]`` for
+        an open product, else 1), each (N, P)."""
+        v = self.table.vendor
+        return world.price_mult[:, v], np.where(lic.open_row, world.open_price_mult[:, v], 1.0)
+
+    def _clouds(self, world, lic) -> tuple[np.ndarray, np.ndarray]:
+        """The presence term ``w_infrastructure[s]·presence`` (N, S, P) of each product's cloud
+        (the best present for an open product, its vendor's for a closed one) and that cloud
+        (N, 1, P): the vendor's own if it is the best present, else the best."""
         infra = world.infrastructure
         own = infra[:, self.origin]  # (N, P) presence of the vendor's own cloud
-        best = infra.max(axis=1)  # (N,) presence of the best cloud in the nation
-        cloud_presence = np.where(self.is_open[None, :], best[:, None], own)  # (N, P)
-        cloud = -wc * np.log(hosted)[:, None, :] + wi * cloud_presence[:, None, :]  # (N, S, P)
-        selfu = np.broadcast_to(-wc * np.log(self_host)[:, None, None] + wi * self.self_infra, cloud.shape)
-        must_self = self.requires_self[None, :, None]
-        use_self = self.is_open[None, None, :] & (must_self | (selfu > cloud))
-        H = np.where(use_self, selfu, cloud)
-        # the cloud that serves: the vendor's own if it is the best present, else the best
-        best_h = np.where(own >= best[:, None], self.origin[None, :], infra.argmax(axis=1)[:, None])  # (N, P)
-        cloud_h = np.where(self.is_open[None, :], best_h, self.origin[None, :])
-        host = np.where(use_self, N, cloud_h[:, None, :])
-        allowed = ~(self.requires_self[:, None] & ~self.is_open[None, :])  # (S, P)
-        return H, host, hosted, allowed
+        best = infra.max(axis=1)[:, None]  # (N, 1) presence of the best cloud in the nation
+        cloud_presence = np.where(lic.open_row, best, own)  # (N, P)
+        best_h = np.where(own >= best, self.origin[None, :], infra.argmax(axis=1)[:, None])  # (N, P)
+        cloud_h = np.where(lic.open_row, best_h, self.origin[None, :])
+        return self._terms.w_infra * cloud_presence[:, None, :], cloud_h[:, None, :]
+
+    def product_utility(self, *, H: np.ndarray, trust: np.ndarray, derivatives: np.ndarray) -> np.ndarray:
+        """The part of the utility shared by all communities of one nation and sector, shape (N, S, P)::
+
+            U0[n,s,p] = w_capability[s]·capability[p] + H[n,s,p] + w_cost[s]·log(gdp_per_capita[n])
+                      + w_trust[s]·trust[n, o(p)] + w_sovereignty[s]·sovereignty[n]·open[p]
+                      + w_ecosystem[s]·log(1 + derivatives[v(p)])
+
+        ``H`` is the best host's cost and infrastructure term (:meth:`hosting`); for a closed
+        product it is ``−w_cost·log(price) + w_infrastructure·infrastructure[n, o(p)]`` as before;
+        ``derivatives`` is per product (its vendor's). The gdp term is the same for every product
+        of a community and leaves choices unchanged. The terms are added in this order, always
+        (the gdp term is computed once per run, the sovereignty term once per licence pattern).
+        """
+        k = self._terms
+        per_p = k.w_capability * self.capability[None, None, :] + k.w_ecosystem * np.log1p(derivatives)[None, None, :]
+        trust_term = self._reuse("trust", (trust,), lambda: k.w_trust * trust[:, self.origin][:, None, :])
+        return per_p + H + k.gdp_term + trust_term + self.licence_view().sovereignty_term
+
+    def availability(self, world) -> np.ndarray:
+        """(N, S, P) bool: product p is on the market, allowed in sector s (data residency) and
+        its vendor available to nation n and sector s (bans, refusals)."""
+        lic = self.licence_view()
+        return self._reuse("available", (world.available, lic, self.on_market.tobytes()), lambda: (
+            world.available[:, :, self.table.vendor] & self.on_market[None, None, :] & lic.allowed[None]))
 
     def nesting(self) -> tuple[list[np.ndarray], list[float]] | None:
         """Nest index of every product at each level (top first) and the λ of each level; None
-        for the plain multinomial logit (``nests = "none"``)."""
+        for the plain multinomial logit (``nests = "none"``). The same object while the
+        licences do not change."""
+        return self.licence_view().nesting
+
+    def _nesting_now(self) -> tuple[list[np.ndarray], list[float]] | None:
         if self.nests == "none":
             return None
         lic = self.is_open.astype(np.int64)
@@ -237,6 +315,55 @@ class Market:
         return [np.unique(k, return_inverse=True)[1].astype(np.int64) for k in keys], list(self.lambdas)
 
 
+@dataclass(frozen=True)
+class NationTerms:
+    """The fixed parts of :meth:`Market.hosting` and :meth:`Market.product_utility`: sector
+    weights shaped (1, S, 1), the gdp term (N, S, 1) and the self-hosting infrastructure term."""
+
+    w_capability: np.ndarray
+    w_ecosystem: np.ndarray
+    w_trust: np.ndarray
+    w_sovereignty: np.ndarray
+    w_infra: np.ndarray
+    neg_w_cost: np.ndarray  # −w_cost
+    w_infra_self: np.ndarray  # w_infrastructure · self_host_infrastructure
+    gdp_term: np.ndarray  # w_cost · log(gdp_per_capita), (N, S, 1)
+    sovereignty: np.ndarray  # (N,)
+    must_self: np.ndarray  # (1, S, 1) bool: requires_self_host
+    any_must_self: bool
+
+    @classmethod
+    def build(cls, weights: dict, gdp, sovereignty, self_infra: float, requires_self) -> "NationTerms":
+        W = {k: v[None, :, None] for k, v in weights.items()}
+        return cls(w_capability=W["capability"], w_ecosystem=W["ecosystem"], w_trust=W["trust"],
+                   w_sovereignty=W["sovereignty"], w_infra=W["infrastructure"], neg_w_cost=-W["cost"],
+                   w_infra_self=W["infrastructure"] * self_infra,
+                   gdp_term=W["cost"] * np.log(gdp)[:, None, None], sovereignty=sovereignty,
+                   must_self=requires_self[None, :, None], any_must_self=bool(requires_self.any()))
+
+
+@dataclass(frozen=True)
+class LicenceView:
+    """What depends only on the products' licences of a month: broadcast masks, the sectors
+    allowed each product, the sovereignty term of the utility and the nesting."""
+
+    open_row: np.ndarray  # (1, P) bool
+    open_cube: np.ndarray  # (1, 1, P) bool
+    allowed: np.ndarray  # (S, P) bool
+    sovereignty_term: np.ndarray | None  # (N, S, P): w_sovereignty[s]·sovereignty[n]·open[p] (after use_nations)
+    nesting: tuple | None
+
+    @classmethod
+    def build(cls, market: "Market", terms: NationTerms) -> "LicenceView":
+        is_open = market.is_open.copy()
+        sov = None
+        if terms is not None:
+            sov = terms.w_sovereignty * (terms.sovereignty[:, None] * is_open.astype(np.float64)[None, :])[:, None, :]
+        return cls(open_row=is_open[None, :], open_cube=is_open[None, None, :],
+                   allowed=~(market.requires_self[:, None] & ~is_open[None, :]),
+                   sovereignty_term=sov, nesting=market._nesting_now())
+
+
 def self_hosting_cost(base_cost: float, penalty: float, hardware_decline: float, chip_supply: np.ndarray,
                       months: int) -> np.ndarray:
     """Cost of running open weights in nation n, USD per million tokens::
@@ -244,26 +371,6 @@ def self_hosting_cost(base_cost: float, penalty: float, hardware_decline: float,
         self_host[n,t] = self_host_cost · (1 − hardware_cost_decline)^(t/12) · exp(self_host_penalty · (1 − chip_supply[n]))
     """
     return base_cost * (1.0 - hardware_decline) ** (months / 12.0) * np.exp(penalty * (1.0 - chip_supply))
-
-
-def product_utility(weights: dict, *, capability: np.ndarray, H: np.ndarray, gdp: np.ndarray,
-                    trust: np.ndarray, sovereignty: np.ndarray, is_open: np.ndarray,
-                    derivatives: np.ndarray, origin: np.ndarray) -> np.ndarray:
-    """The part of the utility shared by all communities of one nation and sector, shape (N, S, P)::
-
-        U0[n,s,p] = w_capability[s]·capability[p] + H[n,s,p] + w_cost[s]·log(gdp_per_capita[n])
-                  + w_trust[s]·trust[n, o(p)] + w_sovereignty[s]·sovereignty[n]·open[p]
-                  + w_ecosystem[s]·log(1 + derivatives[v(p)])
-
-    ``H`` is the best host's cost and infrastructure term (:meth:`Market.hosting`); for a closed
-    product it is ``−w_cost·log(price) + w_infrastructure·infrastructure[n, o(p)]`` as before.
-    The gdp term is the same for every product of a community and leaves choices unchanged.
-    """
-    W = {k: v[None, :, None] for k, v in weights.items()}
-    tr = trust[:, origin][:, None, :]
-    sov = (sovereignty[:, None] * is_open[None, :])[:, None, :]
-    per_p = W["capability"] * capability[None, None, :] + W["ecosystem"] * np.log1p(derivatives)[None, None, :]
-    return per_p + H + W["cost"] * np.log(gdp)[:, None, None] + W["trust"] * tr + W["sovereignty"] * sov
 
 
 # ---- nested logit ------------------------------------------------------------------------

@@ -32,8 +32,9 @@ import numpy as np
 from . import market as mk
 from .agents import Community, Nation, Vendor
 from .network import build_network
+from .policies import PolicyPlan
 from .populations import CommunityLayout, CommunityPopulation, VendorPopulation
-from .reporters import AGENT_REPORTERS, scalar_reporters
+from .reporters import AGENT_REPORTERS, ModelDataCollector, scalar_reporters
 from .schema import Scenario
 from .state import WorldIndex, WorldState
 from ..months import format_month
@@ -119,6 +120,7 @@ class AdoptionModel(mesa.Model):
         # nations: base arrays and the month's world before policies
         self.optimism, self.sovereignty, self.gdp, self.base = base_world(sc, idx)
         self.policies = sorted(sc.policies, key=lambda p: (p.start_month, p.name))
+        self._policy_plan = PolicyPlan(self.policies, idx, self.base)  # ids -> positions, once per run
 
         # agents
         self.nation_agents = Nation.create_agents(self, N, list(range(N)), list(sc.nations))
@@ -132,14 +134,19 @@ class AdoptionModel(mesa.Model):
                           degree=net.degree, cross_border=net.cross_border, same_region=net.same_region,
                           rewire=net.rewire, rng=self.streams["network"])
         self.communities = CommunityPopulation(layout, W, P, sc, idx)
+        self.market.use_nations(self.communities.weights, self.gdp, self.sovereignty)
         self._crit_sectors = np.flatnonzero([sc.sector_is_critical(s) for s in idx.sectors])
         self.community_agents = None
         if create_community_agents:
             self.make_community_agents()
 
         self._developers = None  # set during the metrics phase only (see developers())
-        self._groups = None
-        # array reporters (read by metrics.tidy), then scalars for Mesa's plots and batch_run
+        self._groups = self._counts = None
+        self._devs_on = None  # developers per vendor at the end of last month (the vendors' step)
+        self._host_offset = np.arange(N)[:, None, None] * (N + 1)  # host_counts: nation·(N+1) + host
+        # array reporters (read by metrics.tidy), then scalars for Mesa's plots and batch_run; each
+        # returns a new array, dict or float every month, so the collector stores them without
+        # Mesa's deep copy
         reporters = {
             "developers": lambda m: m.developers(),
             "critical": lambda m: m._groups[:, m._crit_sectors, :].sum(axis=1),
@@ -148,8 +155,9 @@ class AdoptionModel(mesa.Model):
             "vendors": lambda m: m.vendor_snapshot(),
         }
         reporters.update(scalar_reporters(idx))
-        self.datacollector = mesa.DataCollector(
-            model_reporters=reporters, agent_reporters=AGENT_REPORTERS if collect_agents else None)
+        fresh = tuple(reporters)
+        self.datacollector = ModelDataCollector(
+            model_reporters=reporters, fresh=fresh, agent_reporters=AGENT_REPORTERS if collect_agents else None)
         # month 0's world, then the communities that have adopted before the simulation starts
         self.world = self._policy_state(self.month0)
         self.vendors.update_licence(self.world, self.month0)
@@ -168,12 +176,9 @@ class AdoptionModel(mesa.Model):
 
     # ---- phases ------------------------------------------------------------------------
     def _policy_state(self, month: int) -> WorldState:
-        state = self.base.copy()
-        for p in self.policies:
-            elapsed = p.elapsed(month)
-            if elapsed is not None:
-                p.apply(state, self.index, elapsed)
-        return state
+        """The base world with every policy in force at ``month`` applied (:class:`PolicyPlan`:
+        its arrays may be shared with other months' states; do not modify them)."""
+        return self._policy_plan.state(month)
 
     def _prepare_choice_inputs(self) -> None:
         """Nations' phase: products, self-hosting cost, best hosts, availability and base utility
@@ -182,12 +187,9 @@ class AdoptionModel(mesa.Model):
         m.update(v, self.month0 + self.t)
         self.self_host = mk.self_hosting_cost(d.self_host_cost, d.self_host_penalty, d.hardware_cost_decline,
                                               w.chip_supply, self.t)
-        H, self.host, self.hosted, allowed = m.hosting(self.communities.weights, w, self.self_host)
-        self.available = w.available[:, :, m.table.vendor] & m.on_market[None, None, :] & allowed[None]
-        self.base_utility = mk.product_utility(
-            self.communities.weights, capability=m.capability, H=H, gdp=self.gdp, trust=w.trust,
-            sovereignty=self.sovereignty, is_open=m.is_open.astype(np.float64),
-            derivatives=v.derivatives[m.table.vendor], origin=m.origin)
+        H, self.host, self.hosted, _ = m.hosting(w, self.self_host)
+        self.available = m.availability(w)
+        self.base_utility = m.product_utility(H=H, trust=w.trust, derivatives=v.derivatives[m.table.vendor])
         self.communities.nesting = m.nesting()
 
     def developers(self) -> np.ndarray:
@@ -198,12 +200,23 @@ class AdoptionModel(mesa.Model):
             return self._developers
         return self.communities.developers_by(len(self.index.nations))
 
+    def world_counts(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Developers in the world now per product (P,) and per vendor (V,), and all developers.
+
+        Computed once in the metrics phase of a step and shared by the scalar reporters (and
+        the vendors' step of the next month)."""
+        if self._counts is not None:
+            return self._counts
+        devs = self.developers()
+        on = devs[:, 1:].sum(axis=0)
+        return on, on @ self.market.to_vendor, float(devs.sum())
+
     def host_counts(self) -> np.ndarray:
         """Adopting developers per nation and host now, shape (N, N+1): columns are the hosting
         origins (nations) and, last, self-hosting (metrics phase only)."""
         N = len(self.index.nations)
         g = self._groups[:, :, 1:]  # (N, S, P)
-        flat = (np.arange(N)[:, None, None] * (N + 1) + self.host).ravel()
+        flat = (self._host_offset + self.host).ravel()
         return np.bincount(flat, weights=g.ravel(), minlength=N * (N + 1)).reshape(N, N + 1)
 
     def vendor_snapshot(self) -> dict[str, np.ndarray]:
@@ -234,7 +247,7 @@ class AdoptionModel(mesa.Model):
         # then the nations' view of the market
         self.vendors.update_licence(self.world, month)
         if self.t > 0:
-            devs_on = self._last_developers[:, 1:].sum(axis=0) @ self.market.to_vendor  # per vendor
+            devs_on = self._devs_on  # per vendor, at the end of last month
             adopters = devs_on.sum()
             share = devs_on / adopters if adopters > 0 else np.zeros_like(devs_on)
             self.vendors.step(self.world, self.t, share, devs_on)
@@ -250,9 +263,11 @@ class AdoptionModel(mesa.Model):
                u_adopt, u_revise, u_choice)
         # 5. metrics (developers per nation, sector and product, once)
         self._groups = c.developers_by_group(len(self.index.nations))
-        self._developers = self._last_developers = self._groups.sum(axis=1)
+        self._developers = self._groups.sum(axis=1)
+        self._counts = self.world_counts()
+        self._devs_on = self._counts[1]
         self.datacollector.collect(self)
-        self._developers = self._groups = None
+        self._developers = self._groups = self._counts = None
         self.t += 1
         self.running = self.t < self.horizon
 

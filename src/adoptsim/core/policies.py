@@ -8,10 +8,16 @@ parameters of its type. Each type is one small class registered by name with
 :class:`~adoptsim.state.WorldState` in :meth:`Policy.apply`. Adding a type touches nothing
 else.
 
-Policies are pure functions of the month: ``apply(state, elapsed)`` receives the number of
+Policies are pure functions of the month: ``apply(state, idx, elapsed)`` receives the number of
 months since ``start`` (0 in the first month). Most types act only while in force; types whose
 effect is a built stock (``infrastructure_buildout``, ``compute_investment``) keep the level
 reached at ``end`` afterwards (``persistent = True``).
+
+``apply`` is :meth:`Policy.resolve` (the positions of the ids a policy names: nations, vendors,
+sectors, as index arrays or masks) followed by :meth:`Policy.act` (the month's effect). The model
+resolves each policy once per run and calls ``act`` every month, so a month's policy phase does
+no id lookups or set operations (issue 17). A type may define ``apply`` alone instead (then
+``resolve`` hands ``act`` the :class:`~adoptsim.core.state.WorldIndex` itself).
 """
 
 from __future__ import annotations
@@ -55,6 +61,9 @@ class Policy(BaseModel):
 
     persistent: ClassVar[bool] = False  # keeps acting (at its end level) after ``end``
     issuer_required: ClassVar[bool] = True
+    #: the WorldState fields ``act`` changes, each from its own value and the policy's
+    #: parameters only (None: any field — a type that does not say); :class:`PolicyPlan` uses it
+    writes: ClassVar[tuple[str, ...] | None] = None
 
     @model_validator(mode="after")
     def _order(self):
@@ -102,8 +111,41 @@ class Policy(BaseModel):
             return np.arange(len(idx.nations))
         return idx.nation_idx([self.issuer])
 
-    def apply(self, state: WorldState, idx: WorldIndex, elapsed: int) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def effect_key(self, elapsed: int):
+        """A value equal for two ``elapsed`` on which ``act`` has the same effect: 0 for a type
+        whose effect does not change while it is in force (override), ``elapsed`` otherwise."""
+        return elapsed
+
+    def resolve(self, idx: WorldIndex):
+        """What :meth:`act` needs from the index (positions of the ids this policy names),
+        computed once per model. The default, for a type that defines only ``apply``: the index."""
+        return idx
+
+    def act(self, state: WorldState, where, elapsed: int) -> None:
+        """Act on the month's state, given ``where = self.resolve(idx)``."""
+        if type(self).apply is Policy.apply:  # pragma: no cover - a type must define apply or act
+            raise NotImplementedError(f"policy type {self.type!r} defines neither apply nor act")
+        self.apply(state, where, elapsed)
+
+    def apply(self, state: WorldState, idx: WorldIndex, elapsed: int) -> None:
+        """Act on the month's state: :meth:`act` with the positions resolved now."""
+        self.act(state, self.resolve(idx), elapsed)
+
+
+def allowed_mask(idx: WorldIndex, nations: np.ndarray, sectors: np.ndarray, vendors: np.ndarray) -> np.ndarray:
+    """(N, S, V) bool, False for every (nation, sector, vendor) of the three lists (a ban, a
+    refusal): ``available &= mask`` sets exactly the cross product to False."""
+    mask = np.ones((len(idx.nations), len(idx.sectors), len(idx.vendors)), dtype=bool)
+    mask[nations[:, None, None], sectors[None, :, None], vendors[None, None, :]] = False
+    return mask
+
+
+def factor_matrix(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, factor: float) -> np.ndarray:
+    """Ones, with ``factor`` at the cross product of ``rows`` and ``cols``: ``x *= F`` multiplies
+    exactly those entries by ``factor`` (``x·1.0 = x`` bit for bit elsewhere)."""
+    F = np.ones(shape)
+    F[rows[:, None], cols[None, :]] = factor
+    return F
 
 
 class Tier(BaseModel):
@@ -122,6 +164,7 @@ class ExportControl(Policy):
     a factor, so controls commute with each other and with additive domestic build-outs."""
 
     type: Literal["export_control"] = "export_control"
+    writes: ClassVar[tuple[str, ...]] = ("chip_access", "domestic_mult")
     chip_access: Annotated[float, Field(ge=0.0, le=10.0, allow_inf_nan=False)] = 0.5
     domestic: Unit = 1.0
     tiers: list[Tier] = Field(default_factory=list)
@@ -138,13 +181,20 @@ class ExportControl(Policy):
             refs += [(f"tiers.{i}.targets", "nation", t) for t in tier.targets]
         return refs
 
-    def apply(self, state, idx, elapsed):
-        if self.targets:
-            tgt = idx.nation_idx(self.targets)
+    def effect_key(self, elapsed):
+        return 0
+
+    def resolve(self, idx):
+        return (idx.nation_idx(self.targets) if self.targets else None,
+                [(idx.nation_idx(tier.targets), tier.chip_access) for tier in self.tiers])
+
+    def act(self, state, where, elapsed):
+        tgt, tiers = where
+        if tgt is not None:
             state.chip_access[tgt] *= self.chip_access
             state.domestic_mult[tgt] *= self.domestic
-        for tier in self.tiers:
-            state.chip_access[idx.nation_idx(tier.targets)] *= tier.chip_access
+        for tier_tgt, factor in tiers:
+            state.chip_access[tier_tgt] *= factor
 
 
 @register
@@ -155,6 +205,7 @@ class Retaliation(Policy):
     models shifts by ``trust_delta``."""
 
     type: Literal["retaliation"] = "retaliation"
+    writes: ClassVar[tuple[str, ...]] = ("chip_access", "trust", "available")
     chip_access: Unit = 1.0
     ban_sectors: list[str] = Field(default_factory=list)
     trust_delta: Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)] = 0.0
@@ -168,16 +219,25 @@ class Retaliation(Policy):
     def references(self):
         return [r for r in super().references() if not (r[0] == "ban_sectors" and r[2] == "*")]
 
-    def apply(self, state, idx, elapsed):
+    def effect_key(self, elapsed):
+        return 0
+
+    def resolve(self, idx):
         tgt = idx.nation_idx(self.targets)
-        state.chip_access[tgt] *= self.chip_access
         me = idx.nation_pos[self.issuer]
-        state.trust[me, tgt] = np.clip(state.trust[me, tgt] + self.trust_delta, 0.0, 1.0)
+        keep = None
         if self.ban_sectors:
             sectors = (np.arange(len(idx.sectors)) if "*" in self.ban_sectors
                        else idx.sector_idx(self.ban_sectors))
-            vendors = idx.vendors_of_origins(self.targets)
-            state.available[me, sectors[:, None], vendors[None, :]] = False
+            keep = allowed_mask(idx, np.array([me]), sectors, idx.vendors_of_origins(self.targets))
+        return tgt, me, keep
+
+    def act(self, state, where, elapsed):
+        tgt, me, keep = where
+        state.chip_access[tgt] *= self.chip_access
+        state.trust[me, tgt] = np.clip(state.trust[me, tgt] + self.trust_delta, 0.0, 1.0)
+        if keep is not None:
+            state.available &= keep
 
 
 @register
@@ -188,18 +248,27 @@ class OpenSourcePush(Policy):
     times faster."""
 
     type: Literal["open_source_push"] = "open_source_push"
+    writes: ClassVar[tuple[str, ...]] = ("open_release", "derivative_mult", "open_price_mult")
     subsidy: Annotated[float, Field(ge=0.0, le=0.95, allow_inf_nan=False)] = 0.0
     releases: list[str] = Field(default_factory=list)
     derivatives_boost: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)] = 0.0
 
-    def apply(self, state, idx, elapsed):
-        if self.releases:
-            state.open_release[idx.vendor_idx(self.releases)] = True
+    def effect_key(self, elapsed):
+        return 0
+
+    def resolve(self, idx):
         own = idx.vendors_of_origins([self.issuer])
+        subsidy = (factor_matrix((len(idx.nations), len(idx.vendors)), self.target_nations(idx), own,
+                                 1.0 - self.subsidy) if self.subsidy else None)
+        return (idx.vendor_idx(self.releases) if self.releases else None), own, subsidy
+
+    def act(self, state, where, elapsed):
+        releases, own, subsidy = where
+        if releases is not None:
+            state.open_release[releases] = True
         state.derivative_mult[own] *= 1.0 + self.derivatives_boost
-        if self.subsidy:
-            tgt = self.target_nations(idx)
-            state.open_price_mult[tgt[:, None], own[None, :]] *= 1.0 - self.subsidy
+        if subsidy is not None:
+            state.open_price_mult *= subsidy
 
 
 @register
@@ -209,6 +278,7 @@ class InfrastructureBuildout(Policy):
     over ``ramp_months``; what is built stays after ``end``."""
 
     type: Literal["infrastructure_buildout"] = "infrastructure_buildout"
+    writes: ClassVar[tuple[str, ...]] = ("infrastructure",)
     persistent: ClassVar[bool] = True
     level: Unit = 0.8
     ramp_months: Annotated[int, Field(ge=1, le=600)] = 24
@@ -219,9 +289,14 @@ class InfrastructureBuildout(Policy):
             raise ValueError("an infrastructure_buildout needs 'targets' (the partner nations)")
         return self
 
-    def apply(self, state, idx, elapsed):
-        tgt = idx.nation_idx(self.targets)
-        o = idx.nation_pos[self.issuer]
+    def effect_key(self, elapsed):
+        return min(elapsed, self.ramp_months - 1)  # the ramp ends at ramp_months
+
+    def resolve(self, idx):
+        return idx.nation_idx(self.targets), idx.nation_pos[self.issuer]
+
+    def act(self, state, where, elapsed):
+        tgt, o = where
         frac = min(1.0, (elapsed + 1) / self.ramp_months)
         # ramp from the scenario's value (not from what another build-out reached), and keep the
         # larger of the build-outs: the result does not depend on the order of the policies
@@ -236,6 +311,7 @@ class ModelBan(Policy):
     A community whose model is banned must choose again that month."""
 
     type: Literal["model_ban"] = "model_ban"
+    writes: ClassVar[tuple[str, ...]] = ("available",)
     vendors: list[str] = Field(default_factory=list)
     origins: list[str] = Field(default_factory=list)
     sectors: list[str] = Field(default_factory=list)
@@ -246,11 +322,17 @@ class ModelBan(Policy):
             raise ValueError("a model_ban needs 'vendors' or 'origins' (what is banned)")
         return self
 
-    def apply(self, state, idx, elapsed):
+    def effect_key(self, elapsed):
+        return 0
+
+    def resolve(self, idx):
         nations = self.target_nations(idx, default_all=False)
         sectors = idx.sector_idx(self.sectors) if self.sectors else np.arange(len(idx.sectors))
         vendors = np.union1d(idx.vendor_idx(self.vendors), idx.vendors_of_origins(self.origins))
-        state.available[nations[:, None, None], sectors[None, :, None], vendors[None, None, :]] = False
+        return allowed_mask(idx, nations, sectors, vendors)
+
+    def act(self, state, where, elapsed):
+        state.available &= where
 
 
 @register
@@ -259,6 +341,7 @@ class ServiceRestriction(Policy):
     ``sectors`` (all when empty)."""
 
     type: Literal["service_restriction"] = "service_restriction"
+    writes: ClassVar[tuple[str, ...]] = ("available",)
     vendors: list[str] = Field(default_factory=list)
     sectors: list[str] = Field(default_factory=list)
 
@@ -268,12 +351,18 @@ class ServiceRestriction(Policy):
             raise ValueError("a service_restriction needs 'targets' (the nations refused)")
         return self
 
-    def apply(self, state, idx, elapsed):
+    def effect_key(self, elapsed):
+        return 0
+
+    def resolve(self, idx):
         nations = idx.nation_idx(self.targets)
         own = idx.vendors_of_origins([self.issuer])
         vendors = np.intersect1d(own, idx.vendor_idx(self.vendors)) if self.vendors else own
         sectors = idx.sector_idx(self.sectors) if self.sectors else np.arange(len(idx.sectors))
-        state.available[nations[:, None, None], sectors[None, :, None], vendors[None, None, :]] = False
+        return allowed_mask(idx, nations, sectors, vendors)
+
+    def act(self, state, where, elapsed):
+        state.available &= where
 
 
 @register
@@ -283,14 +372,20 @@ class TrustShock(Policy):
     ``trust += delta · 0.5^(elapsed / half_life)``, clipped to [0, 1]."""
 
     type: Literal["trust_shock"] = "trust_shock"
+    writes: ClassVar[tuple[str, ...]] = ("trust",)
     issuer_required: ClassVar[bool] = False
     origin: str
     delta: Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]
     half_life: Annotated[float, Field(gt=0.0, le=1200.0, allow_inf_nan=False)] | None = None
 
-    def apply(self, state, idx, elapsed):
-        tgt = self.target_nations(idx)
-        o = idx.nation_pos[self.origin]
+    def effect_key(self, elapsed):
+        return 0 if self.half_life is None else elapsed
+
+    def resolve(self, idx):
+        return self.target_nations(idx), idx.nation_pos[self.origin]
+
+    def act(self, state, where, elapsed):
+        tgt, o = where
         decay = 1.0 if self.half_life is None else 0.5 ** (elapsed / self.half_life)
         state.trust[tgt, o] = np.clip(state.trust[tgt, o] + self.delta * decay, 0.0, 1.0)
 
@@ -304,12 +399,15 @@ class ComputeInvestment(Policy):
     ``end``. Both effects commute with every other policy."""
 
     type: Literal["compute_investment"] = "compute_investment"
+    writes: ClassVar[tuple[str, ...]] = ("compute_mult", "domestic")
     persistent: ClassVar[bool] = True
     annual_growth: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)] = 0.5
     domestic_gain: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
 
-    def apply(self, state, idx, elapsed):
-        me = idx.nation_pos[self.issuer]
+    def resolve(self, idx):
+        return idx.nation_pos[self.issuer]
+
+    def act(self, state, me, elapsed):
         years = (elapsed + 1) / 12.0
         state.compute_mult[me] *= (1.0 + self.annual_growth) ** years
         state.domestic[me] += self.domestic_gain * years
@@ -321,6 +419,7 @@ class PriceChange(Policy):
     ``factor`` in the targets (every nation when empty): a tariff, a price war, a subsidy."""
 
     type: Literal["price_change"] = "price_change"
+    writes: ClassVar[tuple[str, ...]] = ("price_mult",)
     issuer_required: ClassVar[bool] = False
     vendors: list[str] = Field(default_factory=list)
     origins: list[str] = Field(default_factory=list)
@@ -332,10 +431,15 @@ class PriceChange(Policy):
             raise ValueError("a price_change needs 'vendors' or 'origins'")
         return self
 
-    def apply(self, state, idx, elapsed):
-        nations = self.target_nations(idx)
+    def effect_key(self, elapsed):
+        return 0
+
+    def resolve(self, idx):
         vendors = np.union1d(idx.vendor_idx(self.vendors), idx.vendors_of_origins(self.origins))
-        state.price_mult[nations[:, None], vendors[None, :]] *= self.factor
+        return factor_matrix((len(idx.nations), len(idx.vendors)), self.target_nations(idx), vendors, self.factor)
+
+    def act(self, state, factors, elapsed):
+        state.price_mult *= factors
 
 
 @register
@@ -344,11 +448,18 @@ class Education(Policy):
     when empty) is multiplied by ``factor``."""
 
     type: Literal["education"] = "education"
+    writes: ClassVar[tuple[str, ...]] = ("education",)
     issuer_required: ClassVar[bool] = False
     factor: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] = 1.5
 
-    def apply(self, state, idx, elapsed):
-        state.education[self.target_nations(idx)] *= self.factor
+    def effect_key(self, elapsed):
+        return 0
+
+    def resolve(self, idx):
+        return self.target_nations(idx)
+
+    def act(self, state, tgt, elapsed):
+        state.education[tgt] *= self.factor
 
 
 @register
@@ -357,10 +468,66 @@ class LicenseChange(Policy):
     weights, ``"closed"`` withdraws them (new versions only through an API)."""
 
     type: Literal["license_change"] = "license_change"
+    writes: ClassVar[tuple[str, ...]] = ("open_release", "close_release")
     issuer_required: ClassVar[bool] = False
     vendors: list[str] = Field(min_length=1)
     license: Literal["open", "closed"]
 
-    def apply(self, state, idx, elapsed):
+    def effect_key(self, elapsed):
+        return 0
+
+    def resolve(self, idx):
+        return idx.vendor_idx(self.vendors)
+
+    def act(self, state, vendors, elapsed):
         target = state.open_release if self.license == "open" else state.close_release
-        target[idx.vendor_idx(self.vendors)] = True
+        target[vendors] = True
+
+
+class PolicyPlan:
+    """The policies of one model, resolved once (:meth:`Policy.resolve`), and the world state of
+    any month from the base state: ``state(month)`` equals copying the base and letting every
+    policy in force act on it in order, bit for bit.
+
+    Month to month most of the world does not change, so a field of the state is recomputed only
+    when a policy that writes it (:attr:`Policy.writes`) starts, stops or changes its effect
+    (:meth:`Policy.effect_key`) since the last call; the other fields are the arrays of the last
+    call, shared between the months' states (treat a state's arrays as read-only). Only the
+    policies that write a recomputed field act, on fresh copies of the base's arrays (a policy's
+    effect on a field depends on that field alone, so the fields it also writes, kept from the
+    last call, cannot differ)."""
+
+    def __init__(self, policies: list[Policy], idx: WorldIndex, base: WorldState):
+        self.policies = list(policies)
+        self.base = base
+        fields = tuple(base.__dict__)
+        self.where = [p.resolve(idx) for p in self.policies]
+        self.writes = [frozenset(fields if p.writes is None else p.writes) for p in self.policies]
+        self._effects: list | None = None  # per policy: (elapsed, effect key) at the last call, None when not in force
+        self._arrays: dict[str, np.ndarray | None] = dict(base.__dict__)
+
+    def state(self, month: int) -> WorldState:
+        """The world state of ``month``: the base with every policy in force applied."""
+        effects = []
+        for p in self.policies:
+            elapsed = p.elapsed(month)
+            effects.append(None if elapsed is None else (elapsed, p.effect_key(elapsed)))
+        last = self._effects
+        if last is None:  # the first call: every field
+            stale = set(self._arrays)
+        else:
+            stale = set()
+            for i, (e, e0) in enumerate(zip(effects, last)):
+                if (e is None) != (e0 is None) or (e is not None and e[1] != e0[1]):
+                    stale |= self.writes[i]
+        if stale:
+            acting = [i for i, e in enumerate(effects) if e is not None and not self.writes[i].isdisjoint(stale)]
+            scratch = stale.union(*(self.writes[i] for i in acting))
+            state = WorldState(**{f: (v.copy() if f in scratch and v is not None else self._arrays[f])
+                                  for f, v in self.base.__dict__.items()})
+            for i in acting:
+                self.policies[i].act(state, self.where[i], effects[i][0])
+            for f in stale:
+                self._arrays[f] = getattr(state, f)
+        self._effects = effects
+        return WorldState(**self._arrays)

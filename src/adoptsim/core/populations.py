@@ -79,6 +79,10 @@ class VendorPopulation:
         supply0 = np.array([min(1.0, n.chip_access + n.domestic_chips) for n in scenario.nations])
         self.supply0 = supply0[self.origin]
         self.closed_best: list[float] = []  # best released closed capability, month by month
+        # fixed for the run
+        self._price_moving = self.price_decline > 0
+        self._price_decay = (1.0 - self.price_decline) ** (1.0 / 12.0)  # monthly listed decline
+        self._may_switch = bool(np.isfinite(self.open_below).any() or np.isfinite(self.close_above).any())
         self.open_lag = float("nan")
         self.revenue = np.zeros(len(vs))
 
@@ -103,13 +107,12 @@ class VendorPopulation:
                                         d.spillover_closed, dt)
         self.efficiency = np.exp(log_eff)
         k = max(int(self.on_market.sum()), 1)
-        moving = self.price_decline > 0
         response = np.exp(dt * d.price_share_response * (share_of_adopters - 1.0 / k))
-        self.price = np.where(moving, self.price * (1.0 - self.price_decline) ** dt * response, self.price)
+        self.price = np.where(self._price_moving, self.price * self._price_decay * response, self.price)
         self.derivatives = self.derivatives + vd.derivative_increment(
             self.is_open, d.derivative_rate, world.derivative_mult, self.fine_tunability, self.permissiveness,
             devs_on)
-        if t >= d.switch_after and share_of_adopters.sum() > 0:
+        if self._may_switch and t >= d.switch_after and share_of_adopters.sum() > 0:
             opens = ~self.is_open & (share_of_adopters < self.open_below)
             closes = self.is_open & (share_of_adopters > self.close_above)
             self.switched |= opens | closes
@@ -122,7 +125,7 @@ class VendorPopulation:
         opened = self.on_market & self.is_open
         self.closed_best.append(float(self.capability[closed].max()) if closed.any() else float("nan"))
         open_best = float(self.capability[opened].max()) if opened.any() else float("nan")
-        self.open_lag = vd.open_lag_months(np.array(self.closed_best), open_best)
+        self.open_lag = vd.open_lag_months(self.closed_best, open_best)
 
 
 @dataclass

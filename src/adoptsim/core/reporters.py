@@ -1,4 +1,6 @@
-"""The scalar and agent reporters of the model's Mesa ``DataCollector``.
+"""The scalar and agent reporters of the model's Mesa ``DataCollector``, and that collector
+(:class:`ModelDataCollector`: Mesa's, without its per-step deep copy of values that are new
+objects each step).
 
 ``metrics.tidy`` reads the array reporters (``developers``, ``critical``, ``hosts``,
 ``vendors``) that :class:`~adoptsim.core.model.AdoptionModel` keeps; the reporters here are the
@@ -17,35 +19,61 @@ so they work on the model without glue:
 
 from __future__ import annotations
 
+import mesa
 import numpy as np
 
 
-def _world_counts(model) -> tuple[np.ndarray, float]:
-    """Developers per product in the world (P,) and all developers, in the metrics phase."""
-    devs = model.developers()  # (N, P+1), column 0 non-adopters
-    total = float(devs.sum())
-    return devs[:, 1:].sum(axis=0), (total if total > 0 else 1.0)
+class ModelDataCollector(mesa.DataCollector):
+    """Mesa's ``DataCollector`` (every reporter, table and method as usual), except that the
+    values of ``fresh`` model reporters are stored as returned: Mesa deep-copies every model
+    reporter's value each step so that later changes to the model cannot reach the record, and
+    a fresh reporter returns a new object each step that nothing else changes (the model's
+    array reporters), so the copy would only cost time (issue 17)."""
+
+    def __init__(self, model_reporters: dict, fresh: tuple[str, ...] = (), agent_reporters: dict | None = None):
+        super().__init__(model_reporters=model_reporters, agent_reporters=agent_reporters)
+        self._fresh = {name: model_reporters[name] for name in fresh}
+        self._copied = {name: r for name, r in model_reporters.items() if name not in self._fresh}
+
+    def collect(self, model):
+        for name, reporter in self._fresh.items():
+            self.model_vars[name].append(reporter(model))
+        if not self._copied and not self.agent_reporters and not getattr(self, "agenttype_reporters", None):
+            return
+        everything, self.model_reporters = self.model_reporters, self._copied
+        try:  # Mesa collects the others (deep-copied) and the agent reporters
+            super().collect(model)
+        finally:
+            self.model_reporters = everything
+
+
+def _world_counts(model) -> tuple[np.ndarray, np.ndarray, float]:
+    """Developers per product (P,) and per vendor (V,) in the world and all developers (1.0
+    when there are none), in the metrics phase (``model.world_counts()``)."""
+    on, per_vendor, total = model.world_counts()
+    return on, per_vendor, (total if total > 0 else 1.0)
 
 
 def adoption(model) -> float:
     """World share of developers whose community uses some model."""
-    on, total = _world_counts(model)
+    on, _, total = _world_counts(model)
     return float(on.sum() / total)
 
 
 def open_share(model) -> float:
     """World share of developers on an open-weight product (licence of this month)."""
-    on, total = _world_counts(model)
+    on, _, total = _world_counts(model)
     return float(on[model.market.is_open].sum() / total)
 
 
-def origin_share(origin: int):
-    """A reporter of the world share of developers on models of nation ``origin``."""
+def origin_share(origin: int, vendor_origin: np.ndarray):
+    """A reporter of the world share of developers on models of nation ``origin``
+    (``vendor_origin``: each vendor's origin)."""
+    mine = vendor_origin == origin
 
     def share(model) -> float:
-        on, total = _world_counts(model)
-        per_vendor = on @ model.market.to_vendor  # (V,)
-        return float(per_vendor[model.index.vendor_origin == origin].sum() / total)
+        _, per_vendor, total = _world_counts(model)
+        return float(per_vendor[mine].sum() / total)
 
     return share
 
@@ -55,7 +83,7 @@ def scalar_reporters(index) -> dict:
     order of the origins' positions among the nations (as ``metrics.tidy`` orders its keys)."""
     reporters = {"adoption": adoption, "open_share": open_share}
     for o in sorted(set(index.vendor_origin.tolist())):
-        reporters[f"share_origin_{index.nations[o]}"] = origin_share(o)
+        reporters[f"share_origin_{index.nations[o]}"] = origin_share(o, index.vendor_origin)
     return reporters
 
 

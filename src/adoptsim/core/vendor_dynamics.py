@@ -48,6 +48,8 @@ Pure, vectorised functions of whole vendor arrays, called each month by
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 LAG_WINDOW = 12  # months over which the closed frontier's recent growth is measured
@@ -101,16 +103,17 @@ def derivative_increment(is_open: np.ndarray, derivative_rate: float, derivative
                     * devs_on / 1000.0, 0.0)
 
 
-def open_lag_months(closed_best: np.ndarray, open_best: float) -> float:
+def open_lag_months(closed_best, open_best: float) -> float:
     """Months by which the best open model trails the best closed one.
 
-    ``closed_best`` is the best released closed capability of every month so far (this month
-    last); the gap ``closed_best[-1] − open_best`` is divided by the closed frontier's mean
-    monthly growth over the last ``LAG_WINDOW`` months (fewer at the start). NaN in the first
-    month, when either side has no released model, or when the closed frontier did not grow."""
+    ``closed_best`` (a sequence of floats) is the best released closed capability of every
+    month so far, or of the last ``LAG_WINDOW + 1`` months at least (this month last); the gap
+    ``closed_best[-1] − open_best`` is divided by the closed frontier's mean monthly growth over
+    the last ``LAG_WINDOW`` months (fewer at the start). NaN in the first month, when either
+    side has no released model, or when the closed frontier did not grow."""
     k = min(LAG_WINDOW, len(closed_best) - 1)
-    if k < 1 or not np.isfinite(open_best) or not np.isfinite(closed_best[-1]) \
-            or not np.isfinite(closed_best[-1 - k]):
+    if k < 1 or not math.isfinite(open_best) or not math.isfinite(closed_best[-1]) \
+            or not math.isfinite(closed_best[-1 - k]):
         return float("nan")
     growth = (closed_best[-1] - closed_best[-1 - k]) / k
     if growth <= 0:
