@@ -353,14 +353,17 @@ class CommunityPopulation:
             self._cur_small = np.empty(self.n, dtype=narrow)
             self._zeros_v = np.zeros(self.V)
             self._no_edges = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
-            self._nesting_key = self._nesting_arrays = None
+            self._nesting_key = self._nesting_arrays = self._nesting_src = None
         return self._kernel
 
     def _nesting_for_kernel(self):
         nesting = self.nesting
+        if self._nesting_arrays is not None and nesting is self._nesting_src:  # the market's, unchanged
+            return self._nesting_arrays
         key = None if nesting is None else (tuple(tuple(k) for k in nesting[0]), tuple(nesting[1]))
         if self._nesting_arrays is None or key != self._nesting_key:
             self._nesting_key, self._nesting_arrays = key, self._kernel.nesting_arrays(nesting, self.V)
+        self._nesting_src = nesting
         return self._nesting_arrays
 
     def choose_reference(self, rows, base, available, u, use_peer: bool = True):
