@@ -24,7 +24,7 @@ from ..core.schema import parse_scenario
 from ..errors import AdoptsimError
 from ..experiments.budget import Budget, check_budget, estimate_run
 from ..experiments.ensemble import (DEFAULT_MEMBERS, DEFAULT_REPLICATES, DEFAULT_REPLICATES_ENSEMBLE, EnsemblePlan,
-                                    concat_runs, plan_ensemble, run_member)
+                                    concat_results, plan_ensemble, run_member)
 from ..experiments.executors import Workers, connect_dask, signals_ignored
 from ..io.atomic import check_out_dir, check_writable, out_lock, prepare_out_dir, publish_dir
 from ..io.manifest import run_manifest
@@ -181,7 +181,7 @@ def _run_all(scenario, seed: int, replicates: int, plan: EnsemblePlan | None, po
             results[i] = fut.result()
             if bar is not None:
                 bar.update(scenario.meta.months)
-    return concat_runs([results[i] for i in range(len(tasks))])
+    return concat_results([results[i] for i in range(len(tasks))])
 
 
 def _simulate_and_publish(scenario, scenario_file, seed: int, replicates: int, plan: EnsemblePlan | None, out: Path,
