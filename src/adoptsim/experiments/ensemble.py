@@ -191,12 +191,20 @@ def concat_results(results: list[RunResult]) -> pd.DataFrame:
     if not all(r.layout.same(first) for r in results[1:]):
         return concat_runs([r.frame() for r in results])
     n, rows = len(results), first.step.size
-    ids = lambda attr: np.repeat(np.array([getattr(r, attr) for r in results], dtype=np.int32), rows)  # noqa: E731
-    cols = {"member": ids("member"), "replicate": ids("replicate"), "step": np.tile(first.step, n),
-            "date": np.tile(first.date, n)}
+
+    def stacked(parts) -> np.ndarray:  # one row per run, flattened (plain copies, no np.tile/np.repeat)
+        parts = list(parts)
+        out = np.empty((n, rows), dtype=np.asarray(parts[0]).dtype)
+        for i, part in enumerate(parts):
+            out[i] = part
+        return out.reshape(-1)
+
+    cols = {"member": stacked(np.int32(r.member) for r in results),
+            "replicate": stacked(np.int32(r.replicate) for r in results),
+            "step": stacked([first.step] * n), "date": stacked([first.date] * n)}
     for col, cat in first.labels.items():
-        cols[col] = pd.Categorical.from_codes(np.tile(cat.codes, n), dtype=cat.dtype)
-    cols["value"] = np.concatenate([r.value for r in results]) if rows else np.zeros(0)
+        cols[col] = pd.Categorical.from_codes(stacked([cat.codes] * n), dtype=cat.dtype)
+    cols["value"] = stacked(r.value for r in results)
     return pd.DataFrame(cols, copy=False)
 
 

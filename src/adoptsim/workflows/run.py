@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -29,7 +29,8 @@ from ..experiments.executors import Workers, connect_dask, signals_ignored
 from ..io.atomic import check_out_dir, check_writable, out_lock, prepare_out_dir, publish_dir
 from ..io.manifest import run_manifest
 from ..io.posterior import Posterior, read_posterior
-from ..io.run_folder import write_run
+from ..io.run_folder import check_format, write_run
+from ..io.tables import write_table
 from ..io.scenario_files import load_raw
 
 
@@ -199,21 +200,31 @@ def _simulate_and_publish(scenario, scenario_file, seed: int, replicates: int, p
         pool.close(cancel=False)
     meta = run_manifest(scenario, str(scenario_file), seed, replicates, fmt, time.perf_counter() - t0,
                         ensemble=ensemble_record(plan), executor=pool.kind)
-    members_table = plan.members_table() if plan else None
-    summary = summarise_run(frame)
-    note = closing_note(frame, summary, plan is not None)
+    done: dict = {}
 
     def build(tmp: Path) -> None:
         if on_stage:
             on_stage(f"writing tables{' and drawing figures' if plots else ''} of {scenario.meta.name}")
-        write_run(tmp, frame, summary, scenario, meta, fmt, members_table)
-        if plots:
-            from ..viz.run_figures import draw_run_plots  # matplotlib only when drawing
-            draw_run_plots(frame, meta, tmp / "plots")
+        check_format(fmt)
+        # the time series (tens of millions of rows with an ensemble) is written in a thread while
+        # this one summarises, writes the rest and draws: Arrow and Parquet release the GIL
+        with ThreadPoolExecutor(1, thread_name_prefix="adoptsim-timeseries") as ex:
+            series = ex.submit(write_table, frame, tmp / "timeseries", fmt)
+            try:
+                members_table = plan.members_table() if plan else None
+                summary = summarise_run(frame)
+                done["note"] = closing_note(frame, summary, plan is not None)
+                write_run(tmp, frame, summary, scenario, meta, fmt, members_table, timeseries=False)
+                if plots:
+                    from ..viz.run_figures import draw_run_plots  # matplotlib only when drawing
+                    draw_run_plots(frame, meta, tmp / "plots")
+            finally:
+                wait([series])
+            series.result()
 
     publish_dir(build, out)
     return RunReport(scenario.meta.name, replicates, scenario.meta.months, meta["elapsed_seconds"], out,
-                     plan.members if plan else 1, str(plan.posterior.path) if plan else None, note)
+                     plan.members if plan else 1, str(plan.posterior.path) if plan else None, done["note"])
 
 
 def closing_note(frame, summary, ensemble: bool, min_share: float = 0.05) -> str:
