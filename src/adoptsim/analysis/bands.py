@@ -76,20 +76,27 @@ def summarise_run(frame: pd.DataFrame) -> pd.DataFrame:
     by = ["date", "scope", "scope_id", "metric", "key"]
     fast = _summary_cells(frame, by)
     if fast is None:  # not the usual table (dates missing, labels not categories): the plain way
-        dates = pd.to_datetime(frame["date"])
-        final = dates.max()
-        pick = (dates.dt.month == 12) | (dates == final)
-        sel = frame.loc[pick]
-        out = quantile_table(sel, by)
-        out = out.merge(spread_parts(sel, by), on=by, how="left")
-        for col in ("scope", "scope_id", "metric", "key"):
-            out[col] = out[col].astype(str)
-        return out
+        return summarise_plain(frame)
     cells, decode = fast
     out = quantile_table(cells, ["cell"])
     out = out.merge(spread_parts(cells, ["cell"]), on=["cell"], how="left")
     head = decode(out["cell"].to_numpy())
     return pd.concat([head, out.drop(columns="cell")], axis=1)
+
+
+def summarise_plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`summarise_run` by a group-by on the five columns (what it does for a table that is
+    not of the usual kind; the reference its fast path is tested against)."""
+    by = ["date", "scope", "scope_id", "metric", "key"]
+    dates = pd.to_datetime(frame["date"])
+    final = dates.max()
+    pick = (dates.dt.month == 12) | (dates == final)
+    sel = frame.loc[pick]
+    out = quantile_table(sel, by)
+    out = out.merge(spread_parts(sel, by), on=by, how="left")
+    for col in ("scope", "scope_id", "metric", "key"):
+        out[col] = out[col].astype(str)
+    return out
 
 
 def _summary_cells(frame: pd.DataFrame, by: list[str]):

@@ -90,7 +90,7 @@ def _dictionary(cat: pd.Series) -> pa.DictionaryArray:
     codes = cat.cat.codes.to_numpy()
     if "" in cats or (codes < 0).any():
         keep = [c for c in cats if c != ""]
-        remap = np.array([keep.index(c) if c != "" else -1 for c in cats] + [-1], dtype=np.int32)
+        remap = np.array([keep.index(c) if c != "" else -1 for c in cats] + [-1], dtype=codes.dtype)
         codes = remap[codes]  # code -1 (missing) picks the appended -1
         cats = keep
         indices = pa.array(codes, mask=codes < 0)
@@ -134,7 +134,7 @@ def write_parquet(df: pd.DataFrame, where, meta: dict | None = None) -> None:
                 floats = [f.name for f in schema if pa.types.is_floating(f.type)]
                 writer = pq.ParquetWriter(where, table.schema, store_schema=False, write_batch_size=WRITE_BATCH,
                                           use_dictionary=[f.name for f in schema if f.name not in floats])
-            writer.write_table(table)
+            writer.write_table(table if table.schema.equals(writer.schema) else table.cast(writer.schema))
         metadata = dict(schema.metadata or {})
         metadata[b"ARROW:schema"] = base64.b64encode(schema.serialize().to_pybytes())
         writer.add_key_value_metadata(metadata)

@@ -100,7 +100,7 @@ def simulate_file(scenario_file: str | Path, seed: int | None = None, replicates
     scenario, seed, replicates, plan = plan_run(scenario_file, seed, replicates, ensemble, members)
     n_runs = (plan.members if plan else 1) * replicates
     if workers is None:
-        workers = (os.cpu_count() or 1) if plan is not None else 1
+        workers = default_workers(scenario, n_runs, plan)
     pool = Workers(max(1, min(workers, n_runs)), n_runs)
     try:
         frame = _run_all(scenario, seed, replicates, plan, pool, None)
@@ -110,6 +110,24 @@ def simulate_file(scenario_file: str | Path, seed: int | None = None, replicates
         raise
     pool.close(cancel=False)
     return frame, plan
+
+
+#: Community-months of a point run's replicates (communities x months x replicates) above which
+#: they are spread over every core by default: about 4 s of simulation in one process, more than
+#: starting worker processes costs (~1-2 s: each imports adoptsim and its libraries). Below it
+#: (the baseline's 10 replicates: 1.3 million) they run one after another in this process.
+POOL_MIN_COMMUNITY_MONTHS = 5_000_000
+
+
+def default_workers(scenario, n_runs: int, plan: EnsemblePlan | None) -> int:
+    """Worker processes of a run without ``--workers``: every core with an ensemble, or for a
+    point run whose replicates are worth a pool (:data:`POOL_MIN_COMMUNITY_MONTHS`); else 1."""
+    from ..experiments.budget import communities
+
+    work = communities(scenario) * scenario.meta.months * n_runs
+    if n_runs > 1 and (plan is not None or work >= POOL_MIN_COMMUNITY_MONTHS):
+        return os.cpu_count() or 1
+    return 1
 
 
 def run_scenario(scenario_file: str | Path, seed: int | None = None, replicates: int | None = None,
@@ -137,7 +155,7 @@ def run_scenario(scenario_file: str | Path, seed: int | None = None, replicates:
     n_members = plan.members if plan else 1
     n_runs = n_members * replicates
     if workers is None and not scheduler:
-        workers = (os.cpu_count() or 1) if plan is not None else 1
+        workers = default_workers(scenario, n_runs, plan)
     local = 1 if scheduler else max(1, min(workers or 1, n_runs))
     out = prepare_out_dir(out, Path("results") / Path(scenario_file).stem, overwrite)
     estimate = estimate_run(scenario, replicates, n_members, local)
