@@ -73,16 +73,77 @@ def summarise_run(frame: pd.DataFrame) -> pd.DataFrame:
 
     Columns: ``date, scope, scope_id, metric, key, n, mean, q10, q50, q90, sd_between, sd_within``.
     """
+    by = ["date", "scope", "scope_id", "metric", "key"]
+    fast = _summary_cells(frame, by)
+    if fast is None:  # not the usual table (dates missing, labels not categories): the plain way
+        return summarise_plain(frame)
+    cells, decode = fast
+    out = quantile_table(cells, ["cell"])
+    out = out.merge(spread_parts(cells, ["cell"]), on=["cell"], how="left")
+    head = decode(out["cell"].to_numpy())
+    return pd.concat([head, out.drop(columns="cell")], axis=1)
+
+
+def summarise_plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`summarise_run` by a group-by on the five columns (what it does for a table that is
+    not of the usual kind; the reference its fast path is tested against)."""
+    by = ["date", "scope", "scope_id", "metric", "key"]
     dates = pd.to_datetime(frame["date"])
     final = dates.max()
     pick = (dates.dt.month == 12) | (dates == final)
-    by = ["date", "scope", "scope_id", "metric", "key"]
     sel = frame.loc[pick]
     out = quantile_table(sel, by)
     out = out.merge(spread_parts(sel, by), on=by, how="left")
     for col in ("scope", "scope_id", "metric", "key"):
         out[col] = out[col].astype(str)
     return out
+
+
+def _summary_cells(frame: pd.DataFrame, by: list[str]):
+    """The rows :func:`summarise_run` summarises (Decembers and the final month) as one integer
+    ``cell`` per group of ``by`` — numbered in the order a sorted group-by on ``by`` gives —
+    with ``member`` and ``value``, and the function that turns cells back into the ``by``
+    columns. The same groups, with their rows in the same order, as the group-by on the five
+    columns, so the same numbers, at a fraction of the cost on an ensemble's tens of millions of
+    rows. None when the table is not of the usual kind (dates as datetime64 without NaT, labels
+    as categories without missing values)."""
+    if not pd.api.types.is_datetime64_dtype(frame["date"].dtype):
+        return None
+    labels = by[1:]
+    if not all(isinstance(frame[c].dtype, pd.CategoricalDtype) for c in labels):
+        return None
+    dates = frame["date"].to_numpy()
+    if not len(dates) or np.isnat(dates).any():
+        return None
+    codes, uniq = pd.factorize(dates)  # a few distinct months: the calendar work on those only
+    order = np.argsort(uniq, kind="stable")
+    duniq = uniq[order]
+    rank = np.empty(len(uniq), np.int64)
+    rank[order] = np.arange(len(uniq))
+    keep = (duniq.astype("datetime64[M]").astype(np.int64) % 12 == 11) | (duniq == duniq.max())
+    pick = np.flatnonzero(keep[rank][codes])
+    cell = rank[codes[pick]]
+    cats, sizes = [], []
+    for c in labels:
+        codes = frame[c].cat.codes.to_numpy()[pick]
+        if (codes < 0).any():
+            return None
+        n = len(frame[c].cat.categories)
+        cell = cell * n + codes
+        cats.append(frame[c].cat.categories)
+        sizes.append(n)
+    member = frame["member"].to_numpy()[pick] if "member" in frame else np.zeros(len(pick), np.int32)
+    cells = pd.DataFrame({"cell": cell, "member": member, "value": frame["value"].to_numpy()[pick]})
+
+    def decode(cell: np.ndarray) -> pd.DataFrame:
+        parts = {}
+        rest = cell.copy()
+        for c, cat, n in zip(labels[::-1], cats[::-1], sizes[::-1]):
+            parts[c] = pd.Series(cat.take(rest % n)).astype(str)
+            rest //= n
+        return pd.DataFrame({"date": duniq.take(rest), **{c: parts[c] for c in labels}})
+
+    return cells, decode
 
 
 def inner_band(frame: pd.DataFrame, scope: str = "world", scope_id: str = "world", metric: str = "adoption",

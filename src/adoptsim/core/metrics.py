@@ -37,6 +37,8 @@ and month ``adoption = Σ share_vendor = Σ share_license = Σ share_origin`` an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -224,15 +226,18 @@ def _categorical(parts: list[tuple[np.ndarray, list[str]]], categories: list[str
     """``pd.Categorical`` of the labels ``labels[codes]`` of every part, concatenated, built from
     integer codes (much faster than from strings). Without ``categories``, the categories are the
     sorted labels that occur, exactly as ``pd.Categorical(strings)`` would infer them."""
-    used = [(codes, labels, np.unique(codes)) for codes, labels in parts]
     if categories is None:
-        categories = sorted({labels[i] for _, labels, u in used for i in u})
+        # the labels that occur: a bincount of the codes (cheaper than np.unique's hashing)
+        used = {labels[i] for codes, labels in parts
+                for i in np.flatnonzero(np.bincount(codes, minlength=len(labels)))}
+        categories = sorted(used)
         dtype = pd.Categorical(np.array(categories, dtype=object)).dtype
     else:
         dtype = pd.CategoricalDtype(categories=categories)
     pos = {c: i for i, c in enumerate(categories)}
-    codes = [np.array([pos.get(label, -1) for label in labels], dtype=np.int64)[c] for c, labels, _ in used]
-    return pd.Categorical.from_codes(np.concatenate(codes) if codes else np.zeros(0, np.int64), dtype=dtype)
+    small = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 else np.int64
+    codes = [np.array([pos.get(label, -1) for label in labels], dtype=small)[c] for c, labels in parts]
+    return pd.Categorical.from_codes(np.concatenate(codes) if codes else np.zeros(0, small), dtype=dtype)
 
 
 def tidy_columns(model, metrics: tuple[str, ...] | None = None) -> dict:
@@ -240,7 +245,10 @@ def tidy_columns(model, metrics: tuple[str, ...] | None = None) -> dict:
     ``date``, ``value``, and for each label column (``scope``, ``scope_id``, ``metric``,
     ``key``) a list of (codes, labels) parts, one per metric block. :func:`tidy` makes the
     frame of them; a sweep writes its shards straight from them."""
-    blocks = compute_blocks(model, metrics)
+    return _columns(model, compute_blocks(model, metrics))
+
+
+def _columns(model, blocks: list[dict]) -> dict:
     cat = lambda k: np.concatenate([b[k] for b in blocks]) if blocks else np.zeros(0, np.int64)  # noqa: E731
     step = cat("step")
     dates = month_dates(model.month0, model.spec.meta.months)
@@ -266,21 +274,66 @@ def label_codes(parts: list[tuple[np.ndarray, list[str]]]) -> tuple[np.ndarray, 
     return (np.concatenate(out) if out else np.zeros(0, np.int64)), labels
 
 
+@dataclass(eq=False)
+class TidyLayout:
+    """Every column of one run's tidy table but ``replicate`` and ``value``: ``step`` (int32),
+    ``date`` (datetime64[ms]) and the label columns (``scope``, ``scope_id``, ``metric``,
+    ``key``) as categoricals. Runs of scenarios with the same nations, vendors, products, months
+    and metrics share one layout: an ensemble's table is the layout repeated with each run's
+    values (:func:`tidy_arrays`)."""
+
+    step: np.ndarray
+    date: np.ndarray
+    labels: dict[str, pd.Categorical]
+
+    def same(self, other: "TidyLayout") -> bool:
+        """Whether ``other`` is the same layout (same rows, labels and categories)."""
+        if other is self:
+            return True
+        return (np.array_equal(self.step, other.step) and np.array_equal(self.date, other.date)
+                and all(self.labels[c].dtype == other.labels[c].dtype
+                        and np.array_equal(self.labels[c].codes, other.labels[c].codes) for c in self.labels))
+
+    def frame(self, value: np.ndarray, replicate: int = 0) -> pd.DataFrame:
+        """The tidy table of one run with these rows and ``value``."""
+        df = pd.DataFrame({"replicate": np.full(self.step.size, replicate, dtype=np.int32), "step": self.step,
+                           "date": self.date, **self.labels, "value": value})
+        return df[COLUMNS]
+
+
+def _layout(columns: dict) -> TidyLayout:
+    return TidyLayout(columns["step"], columns["date"], {
+        "scope": _categorical(columns["scope"], ["world", "region", "nation"]),
+        "scope_id": _categorical(columns["scope_id"]),
+        "metric": _categorical(columns["metric"], list(METRICS)),
+        "key": _categorical(columns["key"]),
+    })
+
+
+#: The last layout made in this process and its signature (what the rows depend on: the
+#: months and each metric block's name, keys, scopes and size): runs of one scenario (or of an
+#: ensemble's members) reuse it instead of building ~10^5 rows of labels again.
+_LAST_LAYOUT: list = [None, None]
+
+
+def tidy_arrays(model, metrics: tuple[str, ...] | None = None) -> tuple[np.ndarray, TidyLayout]:
+    """One finished run's tidy table as ``(value, layout)``: the value column (float64) and its
+    :class:`TidyLayout` (reused from the previous run when the rows are the same). Cheaper
+    than :func:`tidy` and cheap to send between processes."""
+    blocks = compute_blocks(model, metrics)
+    value = np.concatenate([b["value"] for b in blocks]).astype(np.float64) if blocks else np.zeros(0)
+    sig = (model.month0, model.spec.meta.months,
+           tuple(blocks[0]["scope_kinds"]) if blocks else (), tuple(blocks[0]["scope_ids"]) if blocks else (),
+           tuple((b["metric_name"], tuple(b["keys"]), b["scope_row"].tobytes(), b["value"].size) for b in blocks))
+    if _LAST_LAYOUT[0] != sig:
+        _LAST_LAYOUT[:] = [sig, _layout(_columns(model, blocks))]
+    return value, _LAST_LAYOUT[1]
+
+
 def tidy(model, replicate: int = 0, metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
     """The tidy table of one finished run (optionally only some metrics, the only ones computed)."""
     c = tidy_columns(model, metrics)
-    step = c["step"]
-    df = pd.DataFrame({
-        "replicate": np.full(step.size, replicate, dtype=np.int32),
-        "step": step,
-        "date": c["date"],
-        "scope": _categorical(c["scope"], ["world", "region", "nation"]),
-        "scope_id": _categorical(c["scope_id"]),
-        "metric": _categorical(c["metric"], list(METRICS)),
-        "key": _categorical(c["key"]),
-        "value": c["value"],
-    })
-    return df[COLUMNS]
+    return _layout(c).frame(c["value"], replicate)
 
 
 def scope_ids(scenario, level: str) -> list[str]:

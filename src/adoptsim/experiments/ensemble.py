@@ -145,25 +145,67 @@ def plan_ensemble(scenario: Scenario, raw: dict, posterior: Posterior, members: 
     return EnsemblePlan(posterior, draws, scenarios, applied, kept)
 
 
+@dataclass
+class RunResult:
+    """What a worker sends back for one run: its draw ``member``, ``replicate``, the value column
+    and the :class:`~adoptsim.core.metrics.TidyLayout` of its rows (a few MB less to pickle than
+    a DataFrame, and the parent repeats one layout instead of concatenating frames)."""
+
+    member: int
+    replicate: int
+    value: np.ndarray
+    layout: object  # adoptsim.core.metrics.TidyLayout
+
+    def frame(self) -> pd.DataFrame:
+        """This run's tidy table with an int32 ``member`` column first; labels as categories."""
+        frame = self.layout.frame(self.value, self.replicate)
+        frame.insert(0, "member", np.full(len(frame), self.member, dtype=np.int32))
+        return frame
+
+
 def run_member(scenario: Scenario, seed: int, member: int, replicate: int, ensemble: bool,
-               metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """One run (in a worker): the tidy table of (draw ``member``, replicate ``replicate``) with an
-    int32 ``member`` column; labels as categories. Without an ensemble, ``member`` is 0 and the
-    seed is today's replicate seed. ``metrics``: only these (default all)."""
-    from ..core.metrics import tidy  # the model (Mesa) is loaded by runs only: validate stays fast
+               metrics: tuple[str, ...] | None = None) -> RunResult:
+    """One run (in a worker): (draw ``member``, replicate ``replicate``) as a :class:`RunResult`
+    (its tidy table: :meth:`RunResult.frame`). Without an ensemble, ``member`` is 0 and the seed
+    is today's replicate seed. ``metrics``: only these (default all)."""
+    from ..core.metrics import tidy_arrays  # the model (Mesa) is loaded by runs only: validate stays fast
     from ..core.model import AdoptionModel, release, replicate_seed
 
     seq = ensemble_seed(seed, member, replicate) if ensemble else replicate_seed(seed, replicate)
     model = AdoptionModel(scenario, seq, create_community_agents=False, collect_agents=False)
     try:
         model.run()
-        frame = tidy(model, replicate=replicate, metrics=metrics)
+        value, layout = tidy_arrays(model, metrics)
     finally:
         release(model)
-    frame.insert(0, "member", np.full(len(frame), member, dtype=np.int32))
-    for col in ("scope", "scope_id", "metric", "key"):
-        frame[col] = frame[col].astype("category")
-    return frame
+    return RunResult(int(member), int(replicate), value, layout)
+
+
+def concat_results(results: list[RunResult]) -> pd.DataFrame:
+    """The runs' tidy tables in the order given (as :func:`concat_runs` of their frames). When
+    every run has the same layout — the rule for a scenario's replicates and an ensemble's
+    members — the table is that layout repeated, without building one frame per run."""
+    if not results:
+        raise ValueError("no runs")
+    first = results[0].layout
+    if not all(r.layout.same(first) for r in results[1:]):
+        return concat_runs([r.frame() for r in results])
+    n, rows = len(results), first.step.size
+
+    def stacked(parts) -> np.ndarray:  # one row per run, flattened (plain copies, no np.tile/np.repeat)
+        parts = list(parts)
+        out = np.empty((n, rows), dtype=np.asarray(parts[0]).dtype)
+        for i, part in enumerate(parts):
+            out[i] = part
+        return out.reshape(-1)
+
+    cols = {"member": stacked(np.int32(r.member) for r in results),
+            "replicate": stacked(np.int32(r.replicate) for r in results),
+            "step": stacked([first.step] * n), "date": stacked([first.date] * n)}
+    for col, cat in first.labels.items():
+        cols[col] = pd.Categorical.from_codes(stacked([cat.codes] * n), dtype=cat.dtype)
+    cols["value"] = stacked(r.value for r in results)
+    return pd.DataFrame(cols, copy=False)
 
 
 def concat_runs(frames: list[pd.DataFrame]) -> pd.DataFrame:

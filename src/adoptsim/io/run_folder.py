@@ -23,13 +23,20 @@ from .manifest import write_manifest
 from .tables import FORMATS, read_table, write_table
 
 
-def write_run(tmp: Path, frame: pd.DataFrame, summary: pd.DataFrame, scenario: Scenario, manifest: dict,
-              fmt: str, members: pd.DataFrame | None = None) -> None:
-    """Fill a (temporary) results folder with the tables (``members`` too, for an ensemble run),
-    the resolved scenario and the manifest."""
+def check_format(fmt: str) -> None:
+    """A table format of results folders (``parquet``, ``csv``), else a one-line error."""
     if fmt not in FORMATS:
         raise AdoptsimError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    write_table(frame, tmp / "timeseries", fmt)
+
+
+def write_run(tmp: Path, frame: pd.DataFrame, summary: pd.DataFrame, scenario: Scenario, manifest: dict,
+              fmt: str, members: pd.DataFrame | None = None, timeseries: bool = True) -> None:
+    """Fill a (temporary) results folder with the tables (``members`` too, for an ensemble run),
+    the resolved scenario and the manifest (``timeseries=False``: all but the time series, which
+    the caller writes itself, e.g. in a thread while it writes the rest)."""
+    check_format(fmt)
+    if timeseries:
+        write_table(frame, tmp / "timeseries", fmt)
     write_table(summary, tmp / "summary", fmt)
     if members is not None:
         write_table(members, tmp / "members", fmt)

@@ -64,6 +64,83 @@ def to_arrow(df: pd.DataFrame, meta: dict | None = None) -> pa.Table:
 #: default row group, 1 Mi rows, so the row groups are those of one write): the peak memory of
 #: writing an ensemble's time series is one chunk's Arrow copy, not the whole table's.
 CHUNK_ROWS = 2 * 1024 * 1024
+#: Values the Parquet writer encodes at a time (its default, 1024, spends more time per batch —
+#: statistics of the label columns, page checks — than on the values; pages stay near their
+#: 1 MB target: one batch of floats is 512 kB).
+WRITE_BATCH = 64 * 1024
+
+
+def _label_columns(df: pd.DataFrame) -> list[str]:
+    """The columns written from their category codes (:func:`write_parquet`): categories of
+    text with at least one label besides ''."""
+    out = []
+    for col in df.columns:
+        dtype = df[col].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            cats = dtype.categories
+            if (len(cats) and (cats.dtype == object or pd.api.types.is_string_dtype(cats.dtype))
+                    and all(isinstance(c, str) for c in cats) and any(c != "" for c in cats)):
+                out.append(col)
+    return out
+
+
+def _dictionary(cat: pd.Series) -> pa.DictionaryArray:
+    """A category column as an Arrow dictionary array of its labels, '' (and missing) as null."""
+    cats = [str(c) for c in cat.cat.categories]
+    codes = cat.cat.codes.to_numpy()
+    if "" in cats or (codes < 0).any():
+        keep = [c for c in cats if c != ""]
+        remap = np.array([keep.index(c) if c != "" else -1 for c in cats] + [-1], dtype=codes.dtype)
+        codes = remap[codes]  # code -1 (missing) picks the appended -1
+        cats = keep
+        indices = pa.array(codes, mask=codes < 0)
+    else:
+        indices = pa.array(codes)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(cats, type=pa.string()))
+
+
+def write_parquet(df: pd.DataFrame, where, meta: dict | None = None) -> None:
+    """Write ``df`` as Parquet under the contract (:func:`to_arrow`: the same schema, field and
+    file metadata, the same values read back), fast for tens of millions of rows: label columns
+    go to the Parquet writer as dictionaries of their categories (no Python or Arrow string per
+    row; Parquet stores such columns dictionary-encoded anyway), the rows in chunks of
+    :data:`CHUNK_ROWS`, and float columns are not dictionary-encoded (hashing every value of an
+    ensemble's time series costs more than it saves). The schema stored for Arrow readers
+    (``ARROW:schema``) is the contract's — label columns as plain strings."""
+    import base64
+
+    labels = _label_columns(df)
+    rest = [c for c in df.columns if c not in labels]
+    schema = None
+    writer = None
+    try:
+        for start in range(0, max(len(df), 1), CHUNK_ROWS):
+            part = df.iloc[start:start + CHUNK_ROWS]
+            plain = to_arrow(part[rest], meta)
+            if schema is None:
+                fields = {f.name: f for f in plain.schema}
+                for col in labels:
+                    text, unit = describe(col)
+                    fields[col] = pa.field(col, pa.string()).with_metadata({"description": text, "unit": unit})
+                schema = pa.schema([fields[c] for c in df.columns], metadata=plain.schema.metadata)
+            arrays = {c: plain.column(c) for c in rest}
+            arrays.update({c: _dictionary(part[c]) for c in labels})
+            for f in plain.schema:  # a column whose type differs in a later chunk (say all-null)
+                if not f.type.equals(schema.field(f.name).type):
+                    arrays[f.name] = arrays[f.name].cast(schema.field(f.name).type)
+            table = pa.Table.from_arrays([arrays[c] for c in df.columns],
+                                         names=[str(c) for c in df.columns])
+            if writer is None:
+                floats = [f.name for f in schema if pa.types.is_floating(f.type)]
+                writer = pq.ParquetWriter(where, table.schema, store_schema=False, write_batch_size=WRITE_BATCH,
+                                          use_dictionary=[f.name for f in schema if f.name not in floats])
+            writer.write_table(table if table.schema.equals(writer.schema) else table.cast(writer.schema))
+        metadata = dict(schema.metadata or {})
+        metadata[b"ARROW:schema"] = base64.b64encode(schema.serialize().to_pybytes())
+        writer.add_key_value_metadata(metadata)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def write_table(df: pd.DataFrame, path_stem: Path, fmt: str, meta: dict | None = None) -> Path:
@@ -71,17 +148,8 @@ def write_table(df: pd.DataFrame, path_stem: Path, fmt: str, meta: dict | None =
     path = Path(path_stem).with_suffix("." + fmt)
 
     def write(tmp: str) -> None:
-        if fmt == "parquet" and len(df) > CHUNK_ROWS:
-            first = to_arrow(df.iloc[:CHUNK_ROWS], meta)
-            with pq.ParquetWriter(tmp, first.schema) as writer:
-                writer.write_table(first)
-                del first
-                for start in range(CHUNK_ROWS, len(df), CHUNK_ROWS):
-                    part = to_arrow(df.iloc[start:start + CHUNK_ROWS], meta)
-                    writer.write_table(part if part.schema.equals(writer.schema, check_metadata=True)
-                                       else part.cast(writer.schema))
-        elif fmt == "parquet":
-            pq.write_table(to_arrow(df, meta), tmp)
+        if fmt == "parquet":
+            write_parquet(df, tmp, meta)
         else:
             out = on_disk(df)
             if "date" in out:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -24,12 +24,13 @@ from ..core.schema import parse_scenario
 from ..errors import AdoptsimError
 from ..experiments.budget import Budget, check_budget, estimate_run
 from ..experiments.ensemble import (DEFAULT_MEMBERS, DEFAULT_REPLICATES, DEFAULT_REPLICATES_ENSEMBLE, EnsemblePlan,
-                                    concat_runs, plan_ensemble, run_member)
+                                    concat_results, plan_ensemble, run_member)
 from ..experiments.executors import Workers, connect_dask, signals_ignored
 from ..io.atomic import check_out_dir, check_writable, out_lock, prepare_out_dir, publish_dir
 from ..io.manifest import run_manifest
 from ..io.posterior import Posterior, read_posterior
-from ..io.run_folder import write_run
+from ..io.run_folder import check_format, write_run
+from ..io.tables import write_table
 from ..io.scenario_files import load_raw
 
 
@@ -99,7 +100,7 @@ def simulate_file(scenario_file: str | Path, seed: int | None = None, replicates
     scenario, seed, replicates, plan = plan_run(scenario_file, seed, replicates, ensemble, members)
     n_runs = (plan.members if plan else 1) * replicates
     if workers is None:
-        workers = (os.cpu_count() or 1) if plan is not None else 1
+        workers = default_workers(scenario, n_runs, plan)
     pool = Workers(max(1, min(workers, n_runs)), n_runs)
     try:
         frame = _run_all(scenario, seed, replicates, plan, pool, None)
@@ -109,6 +110,24 @@ def simulate_file(scenario_file: str | Path, seed: int | None = None, replicates
         raise
     pool.close(cancel=False)
     return frame, plan
+
+
+#: Community-months of a point run's replicates (communities x months x replicates) above which
+#: they are spread over every core by default: about 4 s of simulation in one process, more than
+#: starting worker processes costs (~1-2 s: each imports adoptsim and its libraries). Below it
+#: (the baseline's 10 replicates: 1.3 million) they run one after another in this process.
+POOL_MIN_COMMUNITY_MONTHS = 5_000_000
+
+
+def default_workers(scenario, n_runs: int, plan: EnsemblePlan | None) -> int:
+    """Worker processes of a run without ``--workers``: every core with an ensemble, or for a
+    point run whose replicates are worth a pool (:data:`POOL_MIN_COMMUNITY_MONTHS`); else 1."""
+    from ..experiments.budget import communities
+
+    work = communities(scenario) * scenario.meta.months * n_runs
+    if n_runs > 1 and (plan is not None or work >= POOL_MIN_COMMUNITY_MONTHS):
+        return os.cpu_count() or 1
+    return 1
 
 
 def run_scenario(scenario_file: str | Path, seed: int | None = None, replicates: int | None = None,
@@ -136,7 +155,7 @@ def run_scenario(scenario_file: str | Path, seed: int | None = None, replicates:
     n_members = plan.members if plan else 1
     n_runs = n_members * replicates
     if workers is None and not scheduler:
-        workers = (os.cpu_count() or 1) if plan is not None else 1
+        workers = default_workers(scenario, n_runs, plan)
     local = 1 if scheduler else max(1, min(workers or 1, n_runs))
     out = prepare_out_dir(out, Path("results") / Path(scenario_file).stem, overwrite)
     estimate = estimate_run(scenario, replicates, n_members, local)
@@ -181,7 +200,7 @@ def _run_all(scenario, seed: int, replicates: int, plan: EnsemblePlan | None, po
             results[i] = fut.result()
             if bar is not None:
                 bar.update(scenario.meta.months)
-    return concat_runs([results[i] for i in range(len(tasks))])
+    return concat_results([results[i] for i in range(len(tasks))])
 
 
 def _simulate_and_publish(scenario, scenario_file, seed: int, replicates: int, plan: EnsemblePlan | None, out: Path,
@@ -199,21 +218,31 @@ def _simulate_and_publish(scenario, scenario_file, seed: int, replicates: int, p
         pool.close(cancel=False)
     meta = run_manifest(scenario, str(scenario_file), seed, replicates, fmt, time.perf_counter() - t0,
                         ensemble=ensemble_record(plan), executor=pool.kind)
-    members_table = plan.members_table() if plan else None
-    summary = summarise_run(frame)
-    note = closing_note(frame, summary, plan is not None)
+    done: dict = {}
 
     def build(tmp: Path) -> None:
         if on_stage:
             on_stage(f"writing tables{' and drawing figures' if plots else ''} of {scenario.meta.name}")
-        write_run(tmp, frame, summary, scenario, meta, fmt, members_table)
-        if plots:
-            from ..viz.run_figures import draw_run_plots  # matplotlib only when drawing
-            draw_run_plots(frame, meta, tmp / "plots")
+        check_format(fmt)
+        # the time series (tens of millions of rows with an ensemble) is written in a thread while
+        # this one summarises, writes the rest and draws: Arrow and Parquet release the GIL
+        with ThreadPoolExecutor(1, thread_name_prefix="adoptsim-timeseries") as ex:
+            series = ex.submit(write_table, frame, tmp / "timeseries", fmt)
+            try:
+                members_table = plan.members_table() if plan else None
+                summary = summarise_run(frame)
+                done["note"] = closing_note(frame, summary, plan is not None)
+                write_run(tmp, frame, summary, scenario, meta, fmt, members_table, timeseries=False)
+                if plots:
+                    from ..viz.run_figures import draw_run_plots  # matplotlib only when drawing
+                    draw_run_plots(frame, meta, tmp / "plots")
+            finally:
+                wait([series])
+            series.result()
 
     publish_dir(build, out)
     return RunReport(scenario.meta.name, replicates, scenario.meta.months, meta["elapsed_seconds"], out,
-                     plan.members if plan else 1, str(plan.posterior.path) if plan else None, note)
+                     plan.members if plan else 1, str(plan.posterior.path) if plan else None, done["note"])
 
 
 def closing_note(frame, summary, ensemble: bool, min_share: float = 0.05) -> str:
