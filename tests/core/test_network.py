@@ -56,13 +56,16 @@ def test_repeated_and_self_ties(n, width, seed):
 
 @pytest.mark.parametrize("n, degree", [(2, 1), (999, 7), (5000, 8), (3001, 12)])
 @pytest.mark.parametrize("kind", ["regional", "small_world"])
-def test_compiled_chunked_builder_equals_the_numpy_one(monkeypatch, n, degree, kind):
+@pytest.mark.parametrize("sizes_kind", ["random", "per_nation"])
+def test_compiled_chunked_builder_equals_the_numpy_one(monkeypatch, n, degree, kind, sizes_kind):
     """Large networks are built by the compiled, chunked builder (here forced on small ones, with
     chunks of 256 rows): the same matrix bit for bit, and the random stream left where the
-    numpy construction leaves it."""
+    numpy construction leaves it — reading the nations' and regions' orders from the arrays
+    (n = 999: 33 nations are too many runs) or from their runs; sizes random or equal within a
+    nation, as the layout makes them."""
     rng = np.random.default_rng(n + degree)
     nation = np.sort(rng.integers(0, 33, n))
-    sizes = rng.random(n) * 3 + 0.5
+    sizes = rng.random(n) * 3 + 0.5 if sizes_kind == "random" else (nation + 1) * 0.37
     built = {}
     for compiled in (False, True):
         monkeypatch.setattr(network, "COMPILED_FROM", 1 if compiled else 10**12)
@@ -74,3 +77,5 @@ def test_compiled_chunked_builder_equals_the_numpy_one(monkeypatch, n, degree, k
     assert _identical(built[True][0], built[False][0])
     assert np.array_equal(built[True][1], built[False][1])
     assert built[True][0].indices.dtype == np.int32
+    if n == 5000:  # the runs were used
+        assert network.runs(np.argsort(nation % 7, kind="stable"), 1)[0].size > 0

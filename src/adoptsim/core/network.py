@@ -115,6 +115,17 @@ def _two_streams(rng: np.random.Generator, size: int):
     return rng, np.random.Generator(other), lambda: bg.advance(size)
 
 
+def runs(values: np.ndarray, step: int | float) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, first values) of the runs of ``values`` that advance by ``step`` per place
+    (1: consecutive indices), for :func:`adoptsim.core.kernel.run_value`; empty arrays when
+    there are more than ``len(values) // 64`` runs (then reading the array is as cheap)."""
+    values = np.asarray(values)
+    pos = np.concatenate(([0], np.flatnonzero(np.diff(values) != step) + 1)).astype(np.int64)
+    if pos.size > max(len(values) // 64, 1):
+        return np.zeros(0, dtype=np.int64), values[:0]
+    return pos, values[pos]
+
+
 def compiled_network(n: int, degree: int, sizes: np.ndarray, rng: np.random.Generator, cols_of) -> sp.csr_matrix | None:
     """The row-normalised CSR matrix of ``degree`` ties per row, built chunk by chunk:
     ``cols_of(ua, ub, r0, cols)`` fills the ties of rows ``r0…`` from the chunk's two uniforms."""
@@ -146,9 +157,10 @@ def regional(nation: np.ndarray, region: np.ndarray, sizes: np.ndarray, degree: 
         r_order, r_start, r_count = _group_offsets(region, int(region.max()) + 1)
         t_nation, t_region = 1.0 - cross_border, 1.0 - cross_border * (1.0 - same_region)
         nat, reg = nation.astype(np.int64), region.astype(np.int64)
+        n_runs, r_runs = runs(n_order, 1), runs(r_order, 1)  # a nation's, a region's communities: a few runs
         W = compiled_network(n, degree, sizes, rng, lambda k, ua, ub, r0, cols: k.regional_cols(
             ua, ub, r0, degree, n, nat, reg, n_order, n_start, n_count, r_order, r_start, r_count,
-            t_nation, t_region, cols))
+            t_nation, t_region, n_runs, r_runs, cols))
         if W is not None:
             return W
     rows = np.repeat(np.arange(n), degree)
