@@ -338,6 +338,38 @@ def measure_sweep(runs: int, workers: int, kernel: str = "auto") -> dict:
             "load": os.getloadavg()[0]}
 
 
+def measure_per_run(runs: int) -> dict:
+    """The issue's per-run overhead: ``runs`` baseline ensemble members as a worker runs them
+    (:func:`adoptsim.experiments.ensemble.run_member`, fused kernel, after a warm-up), the
+    simulation (building and running the model) timed apart from the rest (the tidy arrays,
+    pickling the result for the parent)."""
+    import pickle
+
+    from adoptsim.core import populations
+    from adoptsim.core.metrics import tidy_arrays
+    from adoptsim.core.model import AdoptionModel, release
+    from adoptsim.experiments.ensemble import RunResult, ensemble_seed
+    from adoptsim.workflows.run import plan_run
+
+    populations.KERNEL = "fused"
+    _warm_up()
+    sc, seed, _, plan = plan_run(ROOT / "scenarios" / "baseline.toml", None, 1, None, runs)
+    sim, rest = [], []
+    for k, m in enumerate(list(plan.draws) * 2):  # the first pass warms up (layouts cached per process)
+        c = time.process_time()
+        model = AdoptionModel(plan.scenarios[m], ensemble_seed(seed, k, 0), create_community_agents=False,
+                              collect_agents=False).run()
+        c2 = time.process_time()
+        value, layout = tidy_arrays(model)
+        pickle.dumps(RunResult(k, 0, value, layout), protocol=pickle.HIGHEST_PROTOCOL)
+        release(model)
+        if k >= runs:
+            sim.append(c2 - c)
+            rest.append(time.process_time() - c2)
+    return {"runs": runs, "simulation_cpu_s": statistics.median(sim), "outside_cpu_s": statistics.median(rest),
+            "overhead": statistics.median(rest) / statistics.median(sim), "load": os.getloadavg()[0]}
+
+
 def measure_ensemble(members: int, replicates: int, workers: int, plots: bool = False) -> dict:
     """``adoptsim run scenarios/baseline.toml --members M --replicates R --workers W`` as a user
     runs it (a fresh interpreter, the bundled posterior, tables written; figures unless
@@ -402,6 +434,7 @@ def main(argv=None) -> int:
     if a._measure:
         fn = {"scaling": measure_scaling, "plain": measure_plain, "baseline": measure_baseline,
               "world": measure_world, "lean": measure_lean, "ensemble": measure_ensemble,
+              "per_run": measure_per_run,
               "quick17": lambda: {"world": measure_world("baseline", 2_000, 3), "lean": measure_lean(1_000, 1)}}[a._measure]
         print(json.dumps(fn(**json.loads(a._args or "{}"))))
         return 0
@@ -500,6 +533,7 @@ def targets_main(a) -> int:
             (p.split(":") for p in (a.plain or "1e4:6,1e5:3").split(","))]
     runs = a.sweep_runs or 400
     sweeps = [measure_sweep(runs, a.workers, kernel) for kernel in ("auto", "fused")]
+    per_run = _sub("per_run", runs=20)
     ensembles = [measure_ensemble(200, 1, a.workers), measure_ensemble(50, 2, a.workers, plots=True)]
     header = ["world", "communities", "products × months", "network build s (CPU)", "model build s",
               "s / step (wall)", "CPU s / step",
@@ -520,6 +554,10 @@ def targets_main(a) -> int:
                  ["kernel", "start-up s", "wall s", "runs / s", "s / run", "load"],
                  [[r["kernel"], _fmt(r["startup_s"]), _fmt(r["wall_s"]), _fmt(r["runs_per_s"]), _fmt(r["per_run_s"]),
                    f"{r['load']:.1f}"] for r in sweeps]))
+    print(_table("Per baseline run, as an ensemble worker runs it (CPU, median of 20 members)",
+                 ["simulation s", "outside the simulation s (tidy arrays, pickling)", "overhead", "load"],
+                 [[_fmt(per_run["simulation_cpu_s"]), _fmt(per_run["outside_cpu_s"]), f"{per_run['overhead']:.0%}",
+                   f"{per_run['load']:.1f}"]]))
     print(_table("Baseline ensembles: `adoptsim run scenarios/baseline.toml` end to end (tables written)",
                  ["members × replicates", "workers", "figures", "wall s", "CLI s", "workers' CPU s", "load"],
                  [[f"{r['members']} × {r['replicates']}", r["workers"], "yes" if r["plots"] else "no",
@@ -527,7 +565,8 @@ def targets_main(a) -> int:
                   for r in ensembles]))
     print(f"\nfinished in {time.perf_counter() - t0:.0f} s; uptime: {os.getloadavg()}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"worlds": rows, "lean": lean, "sweeps": sweeps, "ensembles": ensembles},
+        Path(a.json).write_text(json.dumps({"worlds": rows, "lean": lean, "sweeps": sweeps, "per_run": per_run,
+                                            "ensembles": ensembles},
                                            indent=2))
     return 0
 
