@@ -517,22 +517,22 @@ def nesting_arrays(nesting, V: int):
 # a peak of the CSR itself plus one chunk instead of several copies of all the ties.
 
 @njit(**_INLINE)
-def run_value(values, run_pos, run_value0, run_step, j):
-    """``values[j]`` read from its runs when ``run_pos`` is given (runs start at ``run_pos``, in
-    order, with first value ``run_value0`` and step ``run_step`` per place: the order of a
-    nation's or a region's communities in a layout grouped by nation is one run per nation),
-    a binary search in a few cached entries instead of a random read of an 80 MB array at
-    10^7; else ``values[j]`` itself."""
-    if run_pos.size == 0:
+def run_value(values, run_pos, run_value0, lo, hi, j):
+    """``values[j]`` read from its runs when ``run_pos`` is given (runs of consecutive indices
+    starting at ``run_pos``, in order, from ``run_value0``; ``j`` lies in one of runs
+    ``lo…hi−1``: the order of a nation's or a region's communities in a layout grouped by nation
+    is one run per nation), a binary search in a few cached entries instead of a random read of
+    an 80 MB array at 10^7; else (and for a ``j`` outside those runs) ``values[j]`` itself."""
+    if run_pos.size == 0 or lo >= hi or j < run_pos[lo] or (hi < run_pos.size and j >= run_pos[hi]):
         return values[j]
-    lo, hi = 0, run_pos.size - 1
+    hi -= 1
     while lo < hi:
         mid = (lo + hi + 1) >> 1
         if run_pos[mid] <= j:
             lo = mid
         else:
             hi = mid - 1
-    return run_value0[lo] + (j - run_pos[lo]) * run_step
+    return run_value0[lo] + (j - run_pos[lo])
 
 
 @njit(**_INLINE)
@@ -556,15 +556,17 @@ def regional_cols(u_kind, u_pick, r0, degree, n, nation, region, n_order, n_star
                   r_order, r_start, r_count, t_nation, t_region, n_runs, r_runs, cols):
     """Tie targets of rows ``r0…`` (``degree`` per row) from their two uniforms, as
     :func:`adoptsim.core.network.regional` draws them; ``n_runs``/``r_runs``: (positions, first
-    index) of the runs of consecutive indices in ``n_order``/``r_order`` (empty: read the order
-    arrays), see :func:`run_value`."""
+    index, each group's first run, its last run + 1) of the runs of consecutive indices in
+    ``n_order``/``r_order`` (empty: read the order arrays), see :func:`run_value`."""
     for i in range(u_kind.size):
         which, j = _regional_pos(i, u_kind, u_pick, r0, degree, n, nation, region, n_start, n_count,
                                  r_start, r_count, t_nation, t_region)
         if which == 0:
-            c = run_value(n_order, n_runs[0], n_runs[1], 1, min(j, n_order.size - 1))
+            k = nation[r0 + i // degree]
+            c = run_value(n_order, n_runs[0], n_runs[1], n_runs[2][k], n_runs[3][k], min(j, n_order.size - 1))
         elif which == 1:
-            c = run_value(r_order, r_runs[0], r_runs[1], 1, min(j, r_order.size - 1))
+            k = region[r0 + i // degree]
+            c = run_value(r_order, r_runs[0], r_runs[1], r_runs[2][k], r_runs[3][k], min(j, r_order.size - 1))
         else:
             c = j
         cols[i] = min(c, n - 1)

@@ -115,15 +115,19 @@ def _two_streams(rng: np.random.Generator, size: int):
     return rng, np.random.Generator(other), lambda: bg.advance(size)
 
 
-def runs(values: np.ndarray, step: int | float) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, first values) of the runs of ``values`` that advance by ``step`` per place
-    (1: consecutive indices), for :func:`adoptsim.core.kernel.run_value`; empty arrays when
-    there are more than ``len(values) // 64`` runs (then reading the array is as cheap)."""
-    values = np.asarray(values)
-    pos = np.concatenate(([0], np.flatnonzero(np.diff(values) != step) + 1)).astype(np.int64)
-    if pos.size > max(len(values) // 64, 1):
-        return np.zeros(0, dtype=np.int64), values[:0]
-    return pos, values[pos]
+def runs(order: np.ndarray, start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The runs of consecutive indices in a group order (:func:`_group_offsets`), for
+    :func:`adoptsim.core.kernel.run_value`: (positions, first indices, each group's first run,
+    its last run + 1); empty arrays when there are more than ``len(order) // 64`` runs (then
+    reading the order is as cheap). A group that is empty gets an empty range; a clamped
+    position (the last community) lies in the last run."""
+    pos = np.concatenate(([0], np.flatnonzero(np.diff(order) != 1) + 1)).astype(np.int64)
+    if pos.size > max(len(order) // 64, 1):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(len(start), dtype=np.int64), np.zeros(len(start), dtype=np.int64)
+    lo = np.searchsorted(pos, start, side="right") - 1
+    hi = np.maximum(np.searchsorted(pos, start + count, side="left"), lo + 1)
+    return pos, order[pos].astype(np.int64), lo.astype(np.int64), hi.astype(np.int64)
 
 
 def compiled_network(n: int, degree: int, sizes: np.ndarray, rng: np.random.Generator, cols_of) -> sp.csr_matrix | None:
@@ -157,7 +161,8 @@ def regional(nation: np.ndarray, region: np.ndarray, sizes: np.ndarray, degree: 
         r_order, r_start, r_count = _group_offsets(region, int(region.max()) + 1)
         t_nation, t_region = 1.0 - cross_border, 1.0 - cross_border * (1.0 - same_region)
         nat, reg = nation.astype(np.int64), region.astype(np.int64)
-        n_runs, r_runs = runs(n_order, 1), runs(r_order, 1)  # a nation's, a region's communities: a few runs
+        # a nation's, a region's communities: a few runs of consecutive indices
+        n_runs, r_runs = runs(n_order, n_start, n_count), runs(r_order, r_start, r_count)
         W = compiled_network(n, degree, sizes, rng, lambda k, ua, ub, r0, cols: k.regional_cols(
             ua, ub, r0, degree, n, nat, reg, n_order, n_start, n_count, r_order, r_start, r_count,
             t_nation, t_region, n_runs, r_runs, cols))
