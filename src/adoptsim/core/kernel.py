@@ -264,12 +264,13 @@ def choosers(current, cur_small, nation, group, p, q, optimism, education, world
                         a += data[e]
             nat = nation[r]
             prob = -np.expm1(-(p * 2.0 * optimism[nat] * education[nat] + q * a))
-            if not u_adopt[r] < prob:
-                continue
-        elif not (u_revise[r] < revision_rate or (masked and not available[group[r], cur])):
-            continue
-        rows_out[m] = r
-        m += 1
+            chooses = u_adopt[r] < prob
+        else:
+            chooses = u_revise[r] < revision_rate
+            if masked:
+                chooses = chooses | (not available[group[r], cur])
+        rows_out[m] = r  # written always, kept when it chooses: no unpredictable branch
+        m += chooses
     return m
 
 
