@@ -38,13 +38,18 @@ class ModelDataCollector(mesa.DataCollector):
     def collect(self, model):
         for name, reporter in self._fresh.items():
             self.model_vars[name].append(reporter(model))
-        if not self._copied and not self.agent_reporters and not getattr(self, "agenttype_reporters", None):
-            return
-        everything, self.model_reporters = self.model_reporters, self._copied
-        try:  # Mesa collects the others (deep-copied) and the agent reporters
-            super().collect(model)
-        finally:
-            self.model_reporters = everything
+        # Mesa >= 3.5 lists the time of each collection (batch_run reads the rows by it), but
+        # only when it collects model reporters itself: recorded here when it did not
+        steps = getattr(self, "_collection_steps", None)
+        recorded = len(steps) if steps is not None else 0
+        if self._copied or self.agent_reporters or getattr(self, "agenttype_reporters", None):
+            everything, self.model_reporters = self.model_reporters, self._copied
+            try:  # Mesa collects the others (deep-copied) and the agent reporters
+                super().collect(model)
+            finally:
+                self.model_reporters = everything
+        if steps is not None and len(steps) == recorded:
+            steps.append(model.time)
 
 
 def _world_counts(model) -> tuple[np.ndarray, np.ndarray, float]:
