@@ -95,7 +95,7 @@ def _group_offsets(groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.nd
 
 
 #: from this many communities on, networks are built by the compiled builder of
-#: :mod:`adoptsim.core.kernel` (chunked, straight into the CSR arrays; the same matrix bit for
+#: :mod:`adoptsim.core.network_kernel` (chunked, straight into the CSR arrays; the same matrix bit for
 #: bit), below it by the numpy construction (no numba start-up for small worlds)
 COMPILED_FROM = 200_000
 CHUNK_ROWS = 1 << 18
@@ -117,7 +117,7 @@ def _two_streams(rng: np.random.Generator, size: int):
 
 def runs(order: np.ndarray, start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, ...]:
     """The runs of consecutive indices in a group order (:func:`_group_offsets`), for
-    :func:`adoptsim.core.kernel.run_value`: (positions, first indices, each group's first run,
+    :func:`adoptsim.core.network_kernel.run_value`: (positions, first indices, each group's first run,
     its last run + 1); empty arrays when there are more than ``len(order) // 64`` runs (then
     reading the order is as cheap). A group that is empty gets an empty range; a clamped
     position (the last community) lies in the last run."""
@@ -136,7 +136,7 @@ def compiled_network(n: int, degree: int, sizes: np.ndarray, rng: np.random.Gene
     streams = _two_streams(rng, n * degree)
     if streams is None or n >= 2**31 - 1:
         return None
-    from . import kernel  # numba: large networks only
+    from . import network_kernel as kernel  # numba: large networks only
     ga, gb, finish = streams
     indptr = np.zeros(n + 1, dtype=np.int32)
     indices = np.empty(n * degree, dtype=np.int32)
