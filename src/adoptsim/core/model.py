@@ -156,9 +156,8 @@ class AdoptionModel(mesa.Model):
             "vendors": lambda m: m.vendor_snapshot(),
         }
         reporters.update(scalar_reporters(idx))
-        fresh = tuple(reporters)
         self.datacollector = ModelDataCollector(
-            model_reporters=reporters, fresh=fresh, agent_reporters=AGENT_REPORTERS if collect_agents else None)
+            model_reporters=reporters, agent_reporters=AGENT_REPORTERS if collect_agents else None)
         # month 0's world, then the communities that have adopted before the simulation starts
         self.world = self._policy_state(self.month0)
         self.vendors.update_licence(self.world, self.month0)

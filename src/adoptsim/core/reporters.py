@@ -25,31 +25,23 @@ import numpy as np
 
 class ModelDataCollector(mesa.DataCollector):
     """Mesa's ``DataCollector`` (every reporter, table and method as usual), except that the
-    values of ``fresh`` model reporters are stored as returned: Mesa deep-copies every model
-    reporter's value each step so that later changes to the model cannot reach the record, and
-    a fresh reporter returns a new object each step that nothing else changes (the model's
-    array reporters), so the copy would only cost time (issue 17)."""
-
-    def __init__(self, model_reporters: dict, fresh: tuple[str, ...] = (), agent_reporters: dict | None = None):
-        super().__init__(model_reporters=model_reporters, agent_reporters=agent_reporters)
-        self._fresh = {name: model_reporters[name] for name in fresh}
-        self._copied = {name: r for name, r in model_reporters.items() if name not in self._fresh}
+    model reporters' values are stored as returned: Mesa deep-copies every model reporter's
+    value each step so that later changes to the model cannot reach the record, but each of the
+    model's reporters returns a new array, dict or float every month that nothing else changes,
+    so the copy would only cost time (issue 17). Mesa collects the agent reporters."""
 
     def collect(self, model):
-        for name, reporter in self._fresh.items():
+        for name, reporter in self.model_reporters.items():
             self.model_vars[name].append(reporter(model))
-        # Mesa >= 3.5 lists the time of each collection (batch_run reads the rows by it), but
-        # only when it collects model reporters itself: recorded here when it did not
         steps = getattr(self, "_collection_steps", None)
-        recorded = len(steps) if steps is not None else 0
-        if self._copied or self.agent_reporters or getattr(self, "agenttype_reporters", None):
-            everything, self.model_reporters = self.model_reporters, self._copied
-            try:  # Mesa collects the others (deep-copied) and the agent reporters
+        if steps is not None:  # Mesa >= 3.5 lists the time of each collection (batch_run reads rows by it)
+            steps.append(model.time)
+        if self.agent_reporters or getattr(self, "agenttype_reporters", None):
+            everything, self.model_reporters = self.model_reporters, {}
+            try:  # Mesa collects the agent reporters (it adds no collection time without model reporters)
                 super().collect(model)
             finally:
                 self.model_reporters = everything
-        if steps is not None and len(steps) == recorded:
-            steps.append(model.time)
 
 
 def _world_counts(model) -> tuple[np.ndarray, np.ndarray, float]:
