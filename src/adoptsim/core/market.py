@@ -231,10 +231,10 @@ class Market:
     def hosting(self, world, self_host: np.ndarray):
         """Best host of every nation, sector and product, and its utility term.
 
-        Returns ``(H, host, hosted, allowed)``: ``H[n,s,p]`` the cost + infrastructure term of
-        the best allowed host, ``host[n,s,p]`` its index (a nation, or ``N`` for self),
-        ``hosted[n,p]`` the hosted price, ``allowed[s,p]`` False where a sector's data-residency
-        rule excludes a product (closed products where ``requires_self_host``).
+        Returns ``(H, host, hosted)``: ``H[n,s,p]`` the cost + infrastructure term of the best
+        allowed host, ``host[n,s,p]`` its index (a nation, or ``N`` for self), ``hosted[n,p]``
+        the hosted price. (Which sectors may use a product at all — data residency — is in
+        :meth:`availability`.)
 
         What depends only on the world state's policy fields and the licences (the clouds
         present, the price factors) is reused while they do not change."""
@@ -251,7 +251,7 @@ class Market:
         use_self &= lic.open_cube
         H = np.where(use_self, selfu, cloud)
         host = np.where(use_self, N, cloud_h)
-        return H, host, hosted, lic.allowed
+        return H, host, hosted
 
     def _price_factors(self, world, lic) -> tuple[np.ndarray, np.ndarray]:
         """``price_mult[n, v(p)]`` and the open-weight factor (``open_price_mult[n, v(p)]`` for

@@ -187,7 +187,7 @@ class AdoptionModel(mesa.Model):
         m.update(v, self.month0 + self.t)
         self.self_host = mk.self_hosting_cost(d.self_host_cost, d.self_host_penalty, d.hardware_cost_decline,
                                               w.chip_supply, self.t)
-        H, self.host, self.hosted, _ = m.hosting(w, self.self_host)
+        H, self.host, self.hosted = m.hosting(w, self.self_host)
         self.available = m.availability(w)
         self.base_utility = m.product_utility(H=H, trust=w.trust, derivatives=v.derivatives[m.table.vendor])
         self.communities.nesting = m.nesting()
