@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from adoptsim.core.model import AdoptionModel, base_world, simulate
-from adoptsim.core.policies import REGISTRY, ComputeInvestment, InfrastructureBuildout, Policy, PolicyPlan, TrustShock
+from adoptsim.core.policies import REGISTRY, ComputeInvestment, InfrastructureBuildout, Policy, TrustShock
+from adoptsim.core.policy_plan import PolicyPlan
 from adoptsim.core.schema import parse_scenario
 from adoptsim.core.state import WorldIndex
 from adoptsim.io.scenario_files import load_raw, load_scenario

@@ -32,7 +32,7 @@ import numpy as np
 from . import market as mk
 from .agents import Community, Nation, Vendor
 from .network import build_network
-from .policies import PolicyPlan
+from .policy_plan import PolicyPlan
 from .populations import CommunityLayout, CommunityPopulation, VendorPopulation
 from .reporters import AGENT_REPORTERS, ModelDataCollector, scalar_reporters
 from .schema import Scenario

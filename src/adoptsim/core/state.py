@@ -1,7 +1,7 @@
 """The exogenous world state of one month, which policies modify, and the id <-> index maps.
 
 Each step the model makes the month's :class:`WorldState` from the scenario's base arrays and
-every policy in force (:class:`~adoptsim.core.policies.PolicyPlan`: the result of copying the
+every policy in force (:class:`~adoptsim.core.policy_plan.PolicyPlan`: the result of copying the
 base and letting each policy act on it, bit for bit) and hands it to vendors and communities.
 Policies are pure functions of (base state, month), so a run never accumulates hidden policy
 state. A month's state may share arrays that no policy changed with other months' states:
